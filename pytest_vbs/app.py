@@ -1,0 +1,320 @@
+"""The WSGI application: request → operation → response, the same pipeline for every route.
+
+route match → journal entry → hooks (may answer: faults, user hooks) → microversion → body parsed and
+validated against the operation's schema → handler (state under its lock) → response with the operation's
+status or the family's error envelope → hooks see the answered entry. Nothing here knows a specific route.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.wrappers import Request, Response
+
+from pytest_vbs import native, operations, schemas
+from pytest_vbs.errors import STATUS_DESCRIPTIONS, APIError, Family, error_body
+from pytest_vbs.hookspecs import Answer
+from pytest_vbs.journal import Journal, RecordedRequest
+from pytest_vbs.state import State
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from pytest_vbs.operations import Operation
+
+#: Request bodies above this are refused with 413 without being read whole.
+DEFAULT_MAX_BODY = 1024 * 1024
+MICROVERSION_HEADER = "OpenStack-API-Version"
+# Routes of the VBS-native family, for requests that match no rule (they still get that family's envelope).
+_VBS_PATH = re.compile(r"^/v1/|^/v2/[^/]+/(cloudbackups|backuppolicy|backuppolicyresources|os-vendor-backup-sharing)")
+_TRUE = {"true", "1", "yes", "on", "y", "t"}
+_FALSE = {"false", "0", "no", "off", "n", "f"}
+
+
+class VBSApp:
+    """The fake VBS service as a WSGI application, over a :class:`State` and a :class:`Journal`.
+
+    ``hook`` is a pluggy hook relay carrying the :mod:`pytest_vbs.hookspecs` hooks (pytest's own, or the
+    standalone server's), or ``None``.
+    """
+
+    def __init__(
+        self,
+        state: State | None = None,
+        journal: Journal | None = None,
+        hook: Any = None,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.state = state or State()
+        self.journal = journal or Journal()
+        self.hook = hook
+        self.max_body = max_body
+        self.url_map = operations.url_map()
+        self._errors_lock = threading.Lock()
+        self._unexpected: list[str] = []
+
+    # -- control ----------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget all state, journal entries and recorded internal errors."""
+        self.state.reset()
+        self.journal.clear()
+        self.take_unexpected_errors()
+
+    def take_unexpected_errors(self) -> list[str]:
+        """Tracebacks of exceptions raised inside the fake since the last call (they answered 500)."""
+        with self._errors_lock:
+            errors, self._unexpected = self._unexpected, []
+            return errors
+
+    # -- WSGI ------------------------------------------------------------------------------------------
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        response = self.handle(Request(environ))
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        operation, args, route_error = self._route(request)
+        family = operation.family if operation else (Family.VBS if _VBS_PATH.match(request.path) else Family.NATIVE)
+        request_id = f"req-{uuid.uuid4()}"
+        entry = RecordedRequest(
+            operation=operation.name if operation else "unknown",
+            method=request.method,
+            path=request.path,
+            query=request.args.to_dict(),
+            headers=dict(request.headers),
+            json=None,
+            project_id=args.get("project_id"),
+        )
+        microversion: tuple[int, int] | None = None
+        try:
+            entry.body = self._read_body(request)
+            entry.json = _try_json(entry.body)
+            if route_error is not None:
+                raise route_error
+            assert operation is not None
+            answer = self._ask_hooks(entry, operation, committed=False)
+            if answer is None:
+                microversion = self._microversion(request, operation)
+                call = self._call(request, operation, args, entry, microversion)
+                result = operation.handler(call)
+                answer = self._ask_hooks(entry, operation, committed=True)
+                response = answer_response(answer, family) if answer else json_response(operation.status, result)
+            else:
+                response = answer_response(answer, family)
+            if answer is not None:
+                entry.fault = answer.label
+        except APIError as error:
+            response = json_response(error.status, error_body(family, error.status, error.message, error.code))
+            response.headers.update(error.headers)
+        except Exception:  # a bug in the fake (or a hook): answer like Cinder would, and keep the traceback
+            details = traceback.format_exc()
+            entry.error = details
+            with self._errors_lock:
+                self._unexpected.append(f"{request.method} {request.full_path}\n{details}")
+            message = "The fake VBS server failed unexpectedly; the test that sent this request will fail."
+            response = json_response(500, error_body(family, 500, message))
+        response.headers["X-OpenStack-Request-Id"] = request_id
+        if microversion is not None:
+            response.headers[MICROVERSION_HEADER] = f"volume {native.version_text(microversion)}"
+            response.headers["Vary"] = MICROVERSION_HEADER
+        entry.status = response.status_code
+        entry.response_json = _try_json(response.get_data()) if response.status_code != 204 else None
+        if operation is None or operation.journal:
+            self.journal.append(entry)
+            if self.hook is not None:
+                self.hook.pytest_vbs_answered(request=entry)
+        return response
+
+    # -- pipeline steps --------------------------------------------------------------------------------
+    def _route(self, request: Request) -> tuple[Operation | None, dict[str, str], APIError | None]:
+        adapter = self.url_map.bind_to_environ(request.environ)
+        try:
+            name, args = adapter.match()
+        except MethodNotAllowed as error:
+            allowed = sorted(set(error.valid_methods or []))
+            message = f"Method {request.method} is not allowed for {request.path} (allowed: {', '.join(allowed)})."
+            return None, {}, APIError(405, message, reason="bad_method", headers={"Allow": ", ".join(allowed)})
+        except NotFound:
+            message = f"Unknown resource: {request.method} {request.path} matches no operation of the fake VBS API."
+            return None, {}, APIError(404, message, reason="unknown_route")
+        return operations.BY_NAME[str(name)], {k: str(v) for k, v in args.items()}, None
+
+    def _read_body(self, request: Request) -> bytes:
+        length = request.content_length
+        if length is not None and length > self.max_body:
+            request.environ["pytest_vbs.close_connection"] = True  # the unread body cannot be drained
+            raise APIError(413, f"Request body of {length} bytes exceeds the limit of {self.max_body} bytes.",
+                           reason="too_large")
+        data = request.stream.read(self.max_body + 1)
+        if len(data) > self.max_body:
+            request.environ["pytest_vbs.close_connection"] = True
+            raise APIError(413, f"Request body exceeds the limit of {self.max_body} bytes.", reason="too_large")
+        return data
+
+    def _ask_hooks(self, entry: RecordedRequest, operation: Operation | None, *, committed: bool) -> Answer | None:
+        if self.hook is None:
+            return None
+        answer: Answer | None = self.hook.pytest_vbs_answer(request=entry, operation=operation, committed=committed)
+        if answer is not None and answer.delay:
+            time.sleep(answer.delay)
+        return answer
+
+    def _microversion(self, request: Request, operation: Operation) -> tuple[int, int] | None:
+        """``OpenStack-API-Version: volume 3.x`` on V3 routes (create page note; Cinder's negotiation)."""
+        if operation.version != "v3":
+            return None
+        header = request.headers.get(MICROVERSION_HEADER)
+        if not header:
+            return native.MIN_MICROVERSION
+        for item in header.split(","):
+            service, _, value = item.strip().partition(" ")
+            if service.lower() != "volume":
+                continue
+            value = value.strip()
+            if value == "latest":
+                return native.MAX_MICROVERSION
+            match = re.fullmatch(r"(\d{1,4})\.(\d{1,4})", value)
+            if match is None:
+                raise APIError(400, f"Invalid API version request: {item.strip()!r} (expected 'volume 3.<minor>').",
+                               reason="bad_microversion")
+            wanted = (int(match[1]), int(match[2]))
+            if not native.MIN_MICROVERSION <= wanted <= native.MAX_MICROVERSION:
+                lowest, highest = (native.version_text(v) for v in (native.MIN_MICROVERSION, native.MAX_MICROVERSION))
+                raise APIError(406, f"Version {value} is not supported by the API. Minimum is {lowest} and maximum "
+                               f"is {highest}.", reason="unsupported_microversion")
+            return wanted
+        return native.MIN_MICROVERSION
+
+    def _call(
+        self,
+        request: Request,
+        operation: Operation,
+        args: Mapping[str, str],
+        entry: RecordedRequest,
+        microversion: tuple[int, int] | None,
+    ) -> operations.Call:
+        body: Any = None
+        if operation.request_schema is not None:
+            body = _parse_json(request, entry.body)
+            found = schemas.violations("requests", operation.request_schema, body)
+            if found:
+                raise APIError(400, found[0].describe(), reason=found[0].reason)
+        raw_query = request.args.to_dict()
+        query = _query(operation, raw_query, microversion)
+        return operations.Call(
+            app=self,
+            project_id=args.get("project_id", ""),
+            args=args,
+            query=query,
+            raw_query=raw_query,
+            body=body,
+            version=operation.version,
+            microversion=microversion,
+            base_url=request.host_url.rstrip("/"),
+            path=request.path,
+        )
+
+
+def _parse_json(request: Request, data: bytes) -> Any:
+    """The body as JSON, or a 400/415 that says exactly what is wrong with it."""
+    mimetype = request.mimetype
+    if mimetype and not (mimetype == "application/json" or mimetype.endswith("+json")):
+        raise APIError(415, f"Unsupported Content-Type {mimetype!r}: the API accepts application/json.",
+                       reason="bad_media_type")
+    if not data.strip():
+        raise APIError(400, "The request body is missing: a JSON object is expected.", reason="missing_body")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise APIError(400, f"The request body is not valid UTF-8 (byte {error.start}).", reason="bad_encoding") from None
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise APIError(400, "Malformed request body: JSON nested too deeply.", reason="malformed_json") from None
+    except ValueError as error:
+        raise APIError(400, f"Malformed request body: {error}.", reason="malformed_json") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _try_json(data: bytes) -> Any:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _query(operation: Operation, raw: dict[str, str], microversion: tuple[int, int] | None) -> dict[str, Any]:
+    """Query parameters coerced to their documented types, validated, and gated by microversion."""
+    if operation.query_schema is None:
+        return dict(raw)
+    types = schemas.query_types(operation.query_schema)
+    query: dict[str, Any] = {}
+    for key, value in raw.items():
+        kind = types.get(key, "string")
+        if kind == "integer":
+            if not re.fullmatch(r"-?\d{1,19}", value.strip()):
+                raise APIError(400, f"Invalid query parameter '{key}': must be an integer (got {value!r}).",
+                               reason="not_an_integer")
+            query[key] = int(value)
+        elif kind == "boolean":
+            if value.lower() not in _TRUE | _FALSE:
+                raise APIError(400, f"Invalid query parameter '{key}': must be a boolean (got {value!r}).",
+                               reason="not_a_boolean")
+            query[key] = value.lower() in _TRUE
+        else:
+            query[key] = value
+    found = schemas.violations("queries", operation.query_schema, query)
+    if found:
+        violation = found[0]
+        rule = "is not a supported query parameter" if violation.reason == "unknown_field" else violation.rule
+        shown = "" if violation.reason == "unknown_field" else f" (got {violation.value!r})"
+        raise APIError(400, f"Invalid query parameter '{violation.path}': {rule}{shown}.", reason=violation.reason)
+    if microversion is not None:
+        for key, since in schemas.min_microversions(operation.query_schema).items():
+            major, minor = (int(x) for x in since.split("."))
+            if key in query and microversion < (major, minor):
+                raise APIError(
+                    400,
+                    f"Query parameter '{key}' needs microversion {since} or later; send "
+                    f"'{MICROVERSION_HEADER}: volume {since}' (this request uses {native.version_text(microversion)}).",
+                    reason="needs_microversion",
+                )
+    return query
+
+
+def json_response(status: int, body: Any) -> Response:
+    if body is None:
+        return Response(b"", status=status)
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def answer_response(answer: Answer, family: Family) -> Response:
+    body = answer.json
+    if body is None and answer.status >= 400:
+        message = answer.message or STATUS_DESCRIPTIONS.get(answer.status, "Error.")
+        body = error_body(family, answer.status, message, answer.code)
+    response = json_response(answer.status, body)
+    response.headers.update(answer.headers)
+    return response

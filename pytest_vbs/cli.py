@@ -1,0 +1,57 @@
+"""``python -m pytest_vbs serve``: run the fake in the foreground until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
+from pytest_vbs.hookspecs import standalone_plugin_manager
+from pytest_vbs.state import TransitionMode
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pytest-vbs", description="A faithful fake Volume Backup Service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the fake VBS API until interrupted (Ctrl-C)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8776, help="port to bind, 0 for a free one (default: 8776)")
+    serve.add_argument("--project-id", default=DEFAULT_PROJECT_ID, help="project id used in the printed example")
+    serve.add_argument("--transitions", choices=[m.value for m in TransitionMode], default="immediate",
+                       help="when asynchronous status changes happen (default: immediate)")
+    serve.add_argument("--reads", type=int, default=1, help="with --transitions reads: reads before settling")
+    serve.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                       help="import MODULE and register its pytest_vbs_* hooks (repeatable)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    plugins = [importlib.import_module(name) for name in args.plugin]
+    manager = standalone_plugin_manager(*plugins)
+    fake = FakeVBS(args.host, args.port, project_id=args.project_id, transitions=args.transitions,
+                   reads=args.reads, hook=manager.hook)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with fake:
+        print(f"pytest-vbs: fake VBS serving at {fake.url}", flush=True)
+        print(f"  native V3 endpoint: {fake.endpoint}")
+        print("  try:")
+        print(f"    curl -s -X POST {fake.url}/__vbs__/volumes -H 'Content-Type: application/json' "
+              f"-d '{{\"project_id\": \"{fake.project_id}\", \"size\": 10}}'")
+        print(f"    curl -s {fake.endpoint}/backups/detail")
+        print("  Ctrl-C to stop.", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    print("pytest-vbs: stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""``FakeVBS``: the handle a test holds: the running server, its state and journal, and the verbs to drive them."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from pytest_vbs.app import DEFAULT_MAX_BODY, VBSApp
+from pytest_vbs.journal import Journal, RecordedRequest
+from pytest_vbs.server import VBSServer
+from pytest_vbs.state import Backup, Snapshot, State, TransitionMode, Volume
+
+#: The project tests act in unless they choose another (32 hex characters, like a Keystone project id).
+DEFAULT_PROJECT_ID = "0d5b1e9a6c7f4b2e8a1d3c5e7f9b0a24"
+
+
+class FakeVBS:
+    """A fake VBS service on ``host:port`` and everything a test needs to drive and inspect it.
+
+    In pytest, the ``vbs`` fixture gives you one, already started and reset for the test. Elsewhere::
+
+        with FakeVBS() as fake:
+            volume_id = fake.add_volume(size=10)
+            ...  # point your client at fake.endpoint
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        project_id: str = DEFAULT_PROJECT_ID,
+        transitions: TransitionMode | str = TransitionMode.IMMEDIATE,
+        reads: int = 1,
+        hook: Any = None,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.project_id = project_id
+        self._defaults = (TransitionMode(transitions), reads)
+        self.state = State(transitions=TransitionMode(transitions), reads=reads)
+        self.journal = Journal()
+        self.hook = hook
+        self.app = VBSApp(self.state, self.journal, hook, max_body=max_body)
+        self.server = VBSServer(self.app, host, port)
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> FakeVBS:
+        self.server.start()
+        self._configured()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> FakeVBS:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Back to a clean fake: no volumes, snapshots, backups or journal entries, default transitions."""
+        self.app.reset()
+        self.state.configure(transitions=self._defaults[0], reads=self._defaults[1])
+        self._configured()
+
+    def _configured(self) -> None:
+        if self.hook is not None:
+            self.hook.pytest_vbs_configure(fake=self)
+
+    def for_project(self, project_id: str) -> FakeVBS:
+        """The same fake, seen from another project (for isolation and cross-project tests)."""
+        other = copy.copy(self)
+        other.project_id = project_id
+        return other
+
+    # -- where it is ---------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Base URL, ``http://127.0.0.1:<port>``."""
+        return self.server.url
+
+    @property
+    def endpoint(self) -> str:
+        """The native V3 endpoint of this project: ``{url}/v3/{project_id}``."""
+        return f"{self.url}/v3/{self.project_id}"
+
+    @property
+    def endpoint_v2(self) -> str:
+        """The deprecated native v2 endpoint of this project: ``{url}/v2/{project_id}``."""
+        return f"{self.url}/v2/{self.project_id}"
+
+    # -- seeding and state ---------------------------------------------------------------------------
+    def add_volume(self, size: int = 10, status: str = "available", *, name: str | None = None) -> str:
+        """Create a volume (disk) in this project; returns its id."""
+        return self.state.add_volume(self.project_id, size=size, status=status, name=name).id
+
+    def add_snapshot(self, volume_id: str, *, status: str = "available", name: str | None = None) -> str:
+        """Create a snapshot of ``volume_id``; returns its id."""
+        return self.state.add_snapshot(self.project_id, volume_id, status=status, name=name).id
+
+    def add_backup(
+        self,
+        volume_id: str | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        status: str = "available",
+        size: int | None = None,
+        created_at: datetime | None = None,
+        fail_reason: str | None = None,
+    ) -> str:
+        """Seed a backup directly, in any status and at any time (a volume is made when none is given)."""
+        return self.state.add_backup(
+            self.project_id,
+            volume_id=volume_id,
+            name=name,
+            description=description,
+            status=status,
+            size=size,
+            created_at=created_at,
+            fail_reason=fail_reason,
+        ).id
+
+    @property
+    def backups(self) -> dict[str, Backup]:
+        """This project's backups by id (copies: changing them changes nothing)."""
+        with self.state.lock:
+            return {k: copy.copy(v) for k, v in self.state.project(self.project_id).backups.items()}
+
+    @property
+    def volumes(self) -> dict[str, Volume]:
+        with self.state.lock:
+            return {k: copy.copy(v) for k, v in self.state.project(self.project_id).volumes.items()}
+
+    @property
+    def snapshots(self) -> dict[str, Snapshot]:
+        with self.state.lock:
+            return {k: copy.copy(v) for k, v in self.state.project(self.project_id).snapshots.items()}
+
+    # -- lifecycle of backups --------------------------------------------------------------------------
+    def set_transitions(self, mode: TransitionMode | str, reads: int | None = None) -> None:
+        """``"immediate"`` (default), ``"reads"`` (settle after ``reads`` reads) or ``"manual"``."""
+        self.state.configure(transitions=TransitionMode(mode), reads=reads)
+
+    def advance(self, backup_id: str | None = None, *, fail_reason: str | None = None) -> int:
+        """Complete this project's pending transitions (or one backup's); with ``fail_reason`` they fail.
+
+        Returns how many completed.
+        """
+        return self.state.advance(self.project_id, backup_id, fail_reason=fail_reason)
+
+    def set_backup_error(self, backup_id: str, fail_reason: str = "Backup failed.") -> None:
+        """Force a backup into ``error`` with ``fail_reason``."""
+        self.state.set_backup_error(self.project_id, backup_id, fail_reason)
+
+    # -- journal ---------------------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request the fake answered since the last reset, oldest first."""
+        return self.journal.entries()

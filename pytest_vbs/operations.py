@@ -1,0 +1,166 @@
+"""The operation table: every route the fake serves, described once as data.
+
+A row names the operation (the name the journal, fault injection and assertions use), its method and
+werkzeug URL rule, its API family (which error envelope), its normal status, the handler, its request
+and query schemas (``schemas/requests|queries/<name>.json``) and the documentation page it follows.
+Routing, validation, the journal, faults and the docs' coverage table are all derived from this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.routing import Map, Rule
+
+from pytest_vbs import control, native
+from pytest_vbs.errors import Family
+
+if TYPE_CHECKING:
+    from pytest_vbs.app import VBSApp
+    from pytest_vbs.state import State
+
+
+@dataclass
+class Call:
+    """What a handler gets: the validated request, where it was sent, and the fake's state."""
+
+    app: VBSApp
+    project_id: str
+    args: Mapping[str, str]
+    query: dict[str, Any]  #: query parameters, coerced to their documented types and validated
+    raw_query: dict[str, str]
+    body: Any
+    version: str  #: ``"v2"`` or ``"v3"`` (the URL's version segment)
+    microversion: tuple[int, int] | None
+    base_url: str
+    path: str
+
+    @property
+    def state(self) -> State:
+        return self.app.state
+
+
+Handler = Callable[[Call], Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    method: str
+    rule: str
+    handler: Handler
+    status: int = 200
+    family: Family = Family.NATIVE
+    request_schema: str | None = None
+    query_schema: str | None = None
+    doc_page: str = ""
+    version: str = ""  #: URL version segment for native routes (``v2``/``v3``), for links and microversions
+    journal: bool = True  #: control routes are not recorded
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def documented(self) -> bool:
+        """Part of the documented VBS API (not the Cinder helpers, discovery or control)."""
+        return "vbs" in self.tags
+
+
+def _native_backups(version: str, suffix: str, page_suffix: str) -> list[Operation]:
+    """The six native backup operations; the v2 family is the same with ``_v2`` names and pages."""
+    base = f"/{version}/<project_id>/backups"
+    query = "list_backups" + suffix
+    pages = {
+        "create": "creating_a_vbs_backup_native_openstack_" + page_suffix,
+        "list": "querying_summary_information_about_vbs_backups_native_openstack_" + page_suffix,
+        "detail": "querying_details_about_vbs_backups_native_openstack_" + page_suffix,
+        "get": "querying_details_about_a_vbs_backup_native_openstack_" + page_suffix,
+        "delete": "deleting_a_vbs_backup_native_openstack_" + page_suffix,
+        "restore": "restoring_a_disk_using_a_vbs_backup_native_openstack_" + page_suffix,
+    }
+    common: dict[str, Any] = {"version": version, "tags": ("vbs", "native")}
+    return [
+        Operation("create_backup" + suffix, "POST", base, native.create_backup, 202,
+                  request_schema="create_backup" + suffix, doc_page=pages["create"], **common),
+        Operation("list_backups" + suffix, "GET", base, native.list_backups,
+                  query_schema=query, doc_page=pages["list"], **common),
+        Operation("list_backups_detail" + suffix, "GET", f"{base}/detail", native.list_backups_detail,
+                  query_schema=query, doc_page=pages["detail"], **common),
+        Operation("get_backup" + suffix, "GET", f"{base}/<backup_id>", native.get_backup,
+                  doc_page=pages["get"], **common),
+        Operation("delete_backup" + suffix, "DELETE", f"{base}/<backup_id>", native.delete_backup, 202,
+                  doc_page=pages["delete"], **common),
+        Operation("restore_backup" + suffix, "POST", f"{base}/<backup_id>/restore", native.restore_backup, 202,
+                  request_schema="restore_backup" + suffix, doc_page=pages["restore"], **common),
+    ]
+
+
+def _volumes_and_snapshots() -> list[Operation]:
+    base = "/v3/<project_id>"
+    common: dict[str, Any] = {"version": "v3", "tags": ("cinder",), "doc_page": "cinder (not a VBS page)"}
+    listing: dict[str, Any] = {"query_schema": "list_resources", **common}
+    return [
+        Operation("create_volume", "POST", f"{base}/volumes", native.create_volume, 202,
+                  request_schema="create_volume", **common),
+        Operation("list_volumes", "GET", f"{base}/volumes", native.list_volumes, **listing),
+        Operation("list_volumes_detail", "GET", f"{base}/volumes/detail", native.list_volumes_detail, **listing),
+        Operation("get_volume", "GET", f"{base}/volumes/<volume_id>", native.get_volume, **common),
+        Operation("delete_volume", "DELETE", f"{base}/volumes/<volume_id>", native.delete_volume, 202, **common),
+        Operation("create_snapshot", "POST", f"{base}/snapshots", native.create_snapshot, 202,
+                  request_schema="create_snapshot", **common),
+        Operation("list_snapshots", "GET", f"{base}/snapshots", native.list_snapshots, **listing),
+        Operation("list_snapshots_detail", "GET", f"{base}/snapshots/detail", native.list_snapshots, **listing),
+        Operation("get_snapshot", "GET", f"{base}/snapshots/<snapshot_id>", native.get_snapshot, **common),
+        Operation("delete_snapshot", "DELETE", f"{base}/snapshots/<snapshot_id>", native.delete_snapshot, 202,
+                  **common),
+    ]
+
+
+def _discovery() -> list[Operation]:
+    common: dict[str, Any] = {"tags": ("discovery",), "doc_page": "cinder: api-ref/source/versions"}
+    return [
+        # Cinder answers the version list with 300 Multiple Choices; keystoneauth expects that.
+        Operation("list_versions", "GET", "/", native.list_versions, 300, **common),
+        Operation("show_version", "GET", "/v3", native.show_version, version="v3", **common),
+        Operation("show_version_v2", "GET", "/v2", native.show_version, version="v2", **common),
+    ]
+
+
+def _control() -> list[Operation]:
+    base = "/__vbs__"
+    common: dict[str, Any] = {"tags": ("control",), "journal": False, "doc_page": "README: control API"}
+    return [
+        Operation("control_reset", "POST", f"{base}/reset", control.reset, **common),
+        Operation("control_requests", "GET", f"{base}/requests", control.requests, **common),
+        Operation("control_clear_requests", "DELETE", f"{base}/requests", control.clear_requests, 204, **common),
+        Operation("control_state", "GET", f"{base}/state", control.state, **common),
+        Operation("control_config", "POST", f"{base}/config", control.configure,
+                  request_schema="control_config", **common),
+        Operation("control_add_volume", "POST", f"{base}/volumes", control.add_volume, 201,
+                  request_schema="control_add_volume", **common),
+        Operation("control_add_snapshot", "POST", f"{base}/snapshots", control.add_snapshot, 201,
+                  request_schema="control_add_snapshot", **common),
+        Operation("control_advance", "POST", f"{base}/advance", control.advance,
+                  request_schema="control_advance", **common),
+    ]
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    *_native_backups("v3", "", "v3_api"),
+    *_native_backups("v2", "_v2", "api_deprecated"),
+    *_volumes_and_snapshots(),
+    *_discovery(),
+    *_control(),
+)
+
+BY_NAME: Mapping[str, Operation] = {op.name: op for op in OPERATIONS}
+
+
+def url_map() -> Map:
+    """werkzeug routing for the whole table; literal segments (``/detail``) win over ids by werkzeug's
+    rule weighting. Trailing slashes are optional (``/v3`` and ``/v3/``)."""
+    return Map(
+        [Rule(op.rule, endpoint=op.name, methods=[op.method]) for op in OPERATIONS],
+        strict_slashes=False,
+        merge_slashes=False,
+    )

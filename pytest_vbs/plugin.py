@@ -1,0 +1,88 @@
+"""pytest glue: options, ini keys, markers, hooks and the ``vbs`` / ``vbs_server`` fixtures.
+
+Importing this module must stay cheap: it is loaded by every pytest run once pytest-vbs is installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pytest_vbs.fake import FakeVBS
+
+_OPTIONS = (
+    # (name, help, default)
+    ("host", "address the fake VBS server binds to", "127.0.0.1"),
+    ("port", "port of the fake VBS server (0: a free port)", "0"),
+    ("project_id", "project id the vbs fixture acts in", ""),
+    ("transitions", "when asynchronous status changes happen: immediate, reads or manual", "immediate"),
+    ("reads", "with transitions=reads: how many reads see the transient status", "1"),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vbs", "fake Volume Backup Service (pytest-vbs)")
+    for name, help_text, default in _OPTIONS:
+        flag = "--vbs-" + name.replace("_", "-")
+        group.addoption(flag, dest=f"vbs_{name}", default=None, help=f"{help_text} (ini: vbs_{name})")
+        parser.addini(f"vbs_{name}", help_text, default=default)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_vbs import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "vbs(transitions=None, reads=None, project_id=None): configure the fake VBS for this test",
+    )
+
+
+def _setting(config: pytest.Config, name: str) -> str:
+    value = config.getoption(f"vbs_{name}")
+    return str(value if value is not None else config.getini(f"vbs_{name}"))
+
+
+@pytest.fixture(scope="session")
+def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
+    """The fake VBS server of this session (of this xdist worker), started once."""
+    from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
+
+    fake = FakeVBS(
+        _setting(pytestconfig, "host"),
+        int(_setting(pytestconfig, "port")),
+        project_id=_setting(pytestconfig, "project_id") or DEFAULT_PROJECT_ID,
+        transitions=_setting(pytestconfig, "transitions"),
+        reads=int(_setting(pytestconfig, "reads")),
+        hook=pytestconfig.hook,
+    )
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS]:
+    """The fake VBS, clean for this test: no volumes, backups, journal entries or faults."""
+    vbs_server.reset()
+    fake = vbs_server
+    marker = request.node.get_closest_marker("vbs")
+    if marker is not None:
+        options = dict(marker.kwargs)
+        if "project_id" in options:
+            fake = vbs_server.for_project(options.pop("project_id"))
+        if options:
+            fake.set_transitions(options.get("transitions", fake.state.transitions), options.get("reads"))
+    yield fake
+    errors = vbs_server.app.take_unexpected_errors()
+    if errors:
+        pytest.fail("The fake VBS server raised unexpectedly while serving this test:\n" + "\n".join(errors),
+                    pytrace=False)

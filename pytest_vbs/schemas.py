@@ -1,0 +1,179 @@
+"""The documented JSON Schemas (``pytest_vbs/schemas/*.json``): loading, and validation into readable violations.
+
+The schema files are the single source of every field rule: the server's 400 answers, the assertion
+helpers and the hypothesis strategies all read them. ``jsonschema`` is imported on first use only.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
+
+BASE_URI = "https://pytest-vbs.invalid/schemas/"
+KINDS = ("requests", "responses", "queries")
+
+# Generic reasons and rules for keywords a schema does not annotate with "x-errors".
+_TYPE_NAMES = {"string": "a string", "integer": "an integer", "boolean": "a boolean", "object": "an object",
+               "array": "an array", "number": "a number", "null": "null"}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: where (``backup.name``), which rule, why (a stable reason), and the value sent."""
+
+    path: str
+    rule: str
+    reason: str
+    value: Any
+    keyword: str
+    doc_page: str
+
+    def describe(self) -> str:
+        where = f"field '{self.path}'" if self.path else "the body"
+        shown = repr(self.value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        got = "" if self.reason in ("missing_field", "unknown_field") else f" (got {shown})"
+        return f"Invalid input for {where}: {self.rule}{got}."
+
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _all_documents() -> dict[str, dict[str, Any]]:
+    """Every schema file, keyed by its ``$id``."""
+    root = resources.files("pytest_vbs") / "schemas"
+    documents: dict[str, dict[str, Any]] = {}
+    entries = [root / "definitions.json"]
+    entries += [entry for kind in KINDS if (root / kind).is_dir() for entry in (root / kind).iterdir()]
+    for entry in entries:
+        if entry.name.endswith(".json"):
+            document = json.loads(entry.read_text(encoding="utf-8"))
+            documents[document["$id"]] = document
+    return documents
+
+
+def schema_names(kind: str) -> list[str]:
+    """Names of the schemas of one kind (``requests``, ``responses``, ``queries``)."""
+    prefix = f"{BASE_URI}{kind}/"
+    return sorted(uri[len(prefix) : -len(".json")] for uri in _all_documents() if uri.startswith(prefix))
+
+
+def schema(kind: str, name: str) -> dict[str, Any] | None:
+    """The raw schema document, or ``None`` when the operation has none of that kind."""
+    return _all_documents().get(f"{BASE_URI}{kind}/{name}.json")
+
+
+@functools.cache
+def _validator(kind: str, name: str) -> Validator | None:
+    document = schema(kind, name)
+    if document is None:
+        return None
+    with _lock:
+        from jsonschema import Draft202012Validator
+        from referencing import Registry, Resource
+
+        registry: Registry[Any] = Registry().with_resources(
+            (uri, Resource.from_contents(doc)) for uri, doc in _all_documents().items()
+        )
+        validator: Validator = Draft202012Validator(document, registry=registry)
+        return validator
+
+
+def doc_page(kind: str, name: str) -> str:
+    document = schema(kind, name) or {}
+    return str(document.get("x-doc-page", ""))
+
+
+def violations(kind: str, name: str, instance: Any) -> list[Violation]:
+    """Every rule ``instance`` breaks in the schema ``kind/name``, in the schema's order."""
+    validator = _validator(kind, name)
+    if validator is None:
+        return []
+    page = doc_page(kind, name)
+    return [_violation(error, page) for error in _leaves(validator.iter_errors(instance))]
+
+
+def _leaves(errors: Iterator[ValidationError]) -> Iterator[ValidationError]:
+    for error in errors:
+        if error.context:
+            yield from _leaves(iter(error.context))
+        else:
+            yield error
+
+
+def _violation(error: ValidationError, page: str) -> Violation:
+    keyword = str(error.validator)
+    schema_node = error.schema if isinstance(error.schema, Mapping) else {}
+    path = ".".join(str(p) for p in error.absolute_path)
+    value: Any = error.instance
+    annotated = schema_node.get("x-errors", {}).get(keyword)
+    page = schema_node.get("x-doc-page", page)
+    if keyword == "required":
+        missing = next((f for f in error.validator_value if f not in error.instance), "?")
+        path = f"{path}.{missing}" if path else missing
+        return Violation(path, "is mandatory", "missing_field", None, keyword, page)
+    if keyword == "additionalProperties":
+        allowed = set(schema_node.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        field = extra[0] if extra else "?"
+        path = f"{path}.{field}" if path else field
+        rule = "is not a documented field" + (f" (allowed: {', '.join(sorted(allowed))})" if allowed else "")
+        return Violation(path, rule, "unknown_field", error.instance.get(field), keyword, page)
+    if annotated:
+        return Violation(path, annotated["rule"], annotated["reason"], value, keyword, page)
+    reason, rule = _generic(keyword, error.validator_value, value)
+    return Violation(path, rule, reason, value, keyword, page)
+
+
+def _generic(keyword: str, expected: Any, value: Any) -> tuple[str, str]:
+    if keyword == "type":
+        types = expected if isinstance(expected, list) else [expected]
+        names = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+        reason = "not_an_object" if types == ["object"] else "wrong_type"
+        if "string" in types:
+            reason = "not_a_string"
+        return reason, f"must be {names}"
+    if keyword == "minLength":
+        if expected == 1 and value == "":
+            return "empty", "must not be empty"
+        return "too_short", f"must be at least {expected} characters"
+    if keyword == "maxLength":
+        return "too_long", f"must be at most {expected} characters"
+    if keyword in ("minimum", "exclusiveMinimum"):
+        return "out_of_range", f"must be >= {expected}"
+    if keyword in ("maximum", "exclusiveMaximum"):
+        return "out_of_range", f"must be <= {expected}"
+    if keyword == "enum":
+        return "not_allowed", "must be one of " + ", ".join(json.dumps(v) for v in expected)
+    if keyword == "pattern":
+        return "bad_character", f"must match {expected}"
+    if keyword in ("minItems", "maxItems"):
+        return "bad_length", f"must have {'at least' if keyword == 'minItems' else 'at most'} {expected} items"
+    return "invalid", f"breaks the '{keyword}' rule"
+
+
+def min_microversions(name: str) -> dict[str, str]:
+    """Query parameters of ``queries/name`` that exist only from a microversion (``x-min-microversion``)."""
+    document = schema("queries", name) or {}
+    return {
+        key: spec["x-min-microversion"]
+        for key, spec in document.get("properties", {}).items()
+        if "x-min-microversion" in spec
+    }
+
+
+def query_types(name: str) -> dict[str, str]:
+    """The declared JSON type of each query parameter, used to coerce query strings before validation."""
+    document = schema("queries", name) or {}
+    return {key: spec.get("type", "string") for key, spec in document.get("properties", {}).items()}

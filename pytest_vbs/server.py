@@ -1,0 +1,231 @@
+"""The threaded HTTP server around :class:`~pytest_vbs.app.VBSApp`: bind, serve, stop in milliseconds.
+
+Built on werkzeug's threaded server, with two changes that make it fast and faithful:
+
+* real HTTP/1.1 keep-alive: werkzeug's handler closes every connection and then waits up to 10 ms to
+  drain the socket; this handler answers with a ``Content-Length`` and keeps the connection (the app
+  always reads the request body, so the stream is positioned at the next request);
+* a stop that does not poll: the accept loop waits on the listening socket *and* a wake-up socket, so
+  ``stop()`` returns as soon as open connections are shut down.
+
+Wire faults (reset, empty response, truncated or dribbled body, hang) are performed here, at the socket,
+when the app marks a response with ``environ["pytest_vbs.fault"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+from pytest_vbs.app import VBSApp
+
+log = logging.getLogger("pytest_vbs")
+
+#: Pause between bytes of a ``slow_body`` fault, in seconds.
+SLOW_BODY_INTERVAL = 0.5
+#: Longest time a ``hang`` fault holds a request when the client never gives up, in seconds.
+MAX_HANG = 300.0
+
+
+class _Handler(WSGIRequestHandler):
+    """One connection: parse requests in a loop, run the app, write a complete response each time."""
+
+    server: _ThreadedServer
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Expect", "").lower().strip() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.environ = environ = self.make_environ()
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started[:] = [status, headers]
+            return started.append
+
+        try:
+            iterable = self.server.app(environ, start_response)
+            try:
+                body = b"".join([*started[2:], *iterable])
+            finally:
+                close = getattr(iterable, "close", None)
+                if close is not None:
+                    close()
+        except (ConnectionError, TimeoutError) as error:
+            self.connection_dropped(error, environ)
+            self.close_connection = True
+            return
+        status, headers = started[0], started[1]
+        code = int(status.split(None, 1)[0])
+        head = self._head(status, headers, body, close=bool(environ.get("pytest_vbs.close_connection")))
+        if environ["REQUEST_METHOD"] == "HEAD" or code in (204, 304):
+            body = b""
+        fault = environ.get("pytest_vbs.fault")
+        if fault:
+            self._serve_fault(str(fault), head, body)
+            return
+        self.wfile.write(head + body)
+        self.wfile.flush()
+
+    def _head(self, status: str, headers: list[tuple[str, str]], body: bytes, *, close: bool) -> bytes:
+        lines = [f"{self.protocol_version} {status}", f"Server: {self.version_string()}",
+                 f"Date: {self.date_time_string()}"]
+        lines += [f"{key}: {value}" for key, value in headers if key.lower() != "content-length"]
+        code = int(status.split(None, 1)[0])
+        if code not in (204, 304):
+            lines.append(f"Content-Length: {len(body)}")
+        if close or self.close_connection:
+            lines.append("Connection: close")
+            self.close_connection = True
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _serve_fault(self, fault: str, head: bytes, body: bytes) -> None:
+        self.close_connection = True
+        if fault == "connection_reset":
+            # SO_LINGER 0 makes close() send RST instead of FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        elif fault == "empty_response":
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault == "malformed_body":
+            # Full Content-Length announced, half the body sent, then the connection closes.
+            self.wfile.write(head + body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault == "slow_body":
+            self.wfile.write(head)
+            self.wfile.flush()
+            for index in range(len(body)):
+                if self.server.stopping.wait(SLOW_BODY_INTERVAL):
+                    break
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+        elif fault == "hang":
+            self._wait_for_client_to_give_up()
+
+    def _wait_for_client_to_give_up(self) -> None:
+        """Hold the request until the client closes its end, the server stops, or :data:`MAX_HANG`."""
+        deadline = time.monotonic() + MAX_HANG
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.connection, selectors.EVENT_READ)
+            while time.monotonic() < deadline and not self.server.stopping.is_set():
+                if selector.select(timeout=0.05):
+                    try:
+                        if not self.connection.recv(65536):
+                            return
+                    except OSError:
+                        return
+
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        self.close_connection = True
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Requests are in the journal; no per-request logging."""
+
+    def log_error(self, format: str, *args: Any) -> None:
+        log.debug(format, *args)
+
+
+class _ThreadedServer(ThreadedWSGIServer):
+    """werkzeug's threaded server that also tracks its open connections so it can close them at stop."""
+
+    daemon_threads = True
+    block_on_close = True
+
+    def __init__(self, host: str, port: int, app: VBSApp) -> None:
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(host, port, app, handler=_Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class VBSServer:
+    """A running fake: the app served on ``host:port`` (port 0 = a free one) from a background thread.
+
+    ``start()`` binds and returns at once (the socket listens before the accept loop runs); ``stop()``
+    wakes the loop, closes keep-alive connections, joins every thread and releases the port.
+    """
+
+    def __init__(self, app: VBSApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._httpd: _ThreadedServer | None = None
+        self._thread: threading.Thread | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> VBSServer:
+        if self._httpd is not None:
+            raise RuntimeError("server already started")
+        self._httpd = _ThreadedServer(self.host, self.port, self.app)
+        self.port = self._httpd.server_port
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name=f"pytest-vbs:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        httpd, wake = self._httpd, self._wake_r
+        assert httpd is not None and wake is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(httpd.socket, selectors.EVENT_READ)
+            selector.register(wake, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is wake:
+                        return
+                    httpd._handle_request_noblock()
+
+    def stop(self) -> None:
+        httpd, thread, wake_r, wake_w = self._httpd, self._thread, self._wake_r, self._wake_w
+        if httpd is None or thread is None or wake_r is None or wake_w is None:
+            return
+        httpd.stopping.set()
+        wake_w.send(b"x")
+        thread.join()
+        httpd.close_connections()
+        httpd.server_close()  # closes the listening socket and joins the connection threads
+        wake_r.close()
+        wake_w.close()
+        self._httpd = self._thread = self._wake_r = self._wake_w = None
+
+    def __enter__(self) -> VBSServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

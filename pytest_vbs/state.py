@@ -1,0 +1,591 @@
+"""The fake's in-memory state: per-project volumes, snapshots and backups, their lifecycle, one lock.
+
+Plain data and rules, no HTTP. Rules cite the page they come from (``../vbs-api-docs`` page names);
+where the pages are silent the choice is recorded in ``docs/fidelity-notes.md``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import itertools
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from pytest_vbs.errors import APIError, bad_request, not_found
+
+#: Backup statuses, from the ``status`` filter of the list pages.
+BACKUP_STATUSES = ("creating", "available", "deleting", "error", "restoring", "error_restoring")
+#: A disk can be backed up only when ``available`` or ``in-use`` (UMN; error code VolumeBackup.0012).
+BACKUPABLE_VOLUME_STATUSES = ("available", "in-use")
+#: "The number of backups for the disk has reached the upper limit (20)." (VolumeBackup.0040)
+MAX_BACKUPS_PER_VOLUME = 20
+DEFAULT_AVAILABILITY_ZONE = "eu-de-01"
+
+
+class TransitionMode(enum.Enum):
+    """When an asynchronous status change (``creating`` → ``available`` ...) takes effect."""
+
+    IMMEDIATE = "immediate"  #: before the accepting response is sent: clients never see the transient status
+    READS = "reads"  #: after the transient status has been read N times (get or list)
+    MANUAL = "manual"  #: only when the test calls ``advance()`` / ``settle()``
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class Volume:
+    id: str
+    project_id: str
+    size: int
+    status: str
+    name: str | None
+    description: str | None
+    availability_zone: str
+    created_at: datetime
+    backup_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Snapshot:
+    id: str
+    project_id: str
+    volume_id: str
+    size: int
+    status: str
+    name: str | None
+    description: str | None
+    created_at: datetime
+
+
+@dataclass
+class Pending:
+    """A status change in progress: where it lands on success and on failure."""
+
+    success: str | None  # None: the backup is removed (deletion)
+    failure: str
+    reads_left: int
+
+
+@dataclass
+class Backup:
+    id: str
+    project_id: str
+    volume_id: str
+    snapshot_id: str | None
+    name: str | None
+    description: str | None
+    status: str
+    size: int
+    availability_zone: str
+    created_at: datetime
+    updated_at: datetime
+    data_timestamp: datetime
+    is_incremental: bool
+    container: str | None = "volumebackups"
+    fail_reason: str | None = None
+    object_count: int = 0
+    pending: Pending | None = None
+
+    @property
+    def sort_key(self) -> tuple[datetime, str]:
+        return (self.created_at, self.id)
+
+
+@dataclass
+class ListQuery:
+    """Filters, order and paging of a backup list (the list pages' query parameters)."""
+
+    exact: dict[str, str] = field(default_factory=dict)  # name / status / volume_id
+    fuzzy: dict[str, str] = field(default_factory=dict)  # name~ / status~ / volume_id~ (substring)
+    sort: list[tuple[str, str]] = field(default_factory=lambda: [("created_at", "desc")])
+    limit: int | None = None
+    offset: int = 0
+    marker: str | None = None
+    with_count: bool = False
+
+
+@dataclass
+class Page:
+    items: list[Backup]
+    more: bool
+    count: int | None
+
+
+class Project:
+    """Everything one project owns. Backups are also kept in a list sorted by (created_at, id), so the
+    default order and marker paging need no scan or sort of the whole collection."""
+
+    def __init__(self, project_id: str) -> None:
+        self.id = project_id
+        self.volumes: dict[str, Volume] = {}
+        self.snapshots: dict[str, Snapshot] = {}
+        self.backups: dict[str, Backup] = {}
+        self.order: list[tuple[datetime, str]] = []
+
+    def add_backup(self, backup: Backup) -> None:
+        self.backups[backup.id] = backup
+        bisect.insort(self.order, backup.sort_key)
+
+    def remove_backup(self, backup: Backup) -> None:
+        del self.backups[backup.id]
+        index = bisect.bisect_left(self.order, backup.sort_key)
+        del self.order[index]
+        volume = self.volumes.get(backup.volume_id)
+        if volume is not None and backup.id in volume.backup_ids:
+            volume.backup_ids.remove(backup.id)
+
+
+class State:
+    """All projects, guarded by one re-entrant lock; every public method takes it."""
+
+    def __init__(
+        self,
+        *,
+        transitions: TransitionMode = TransitionMode.IMMEDIATE,
+        reads: int = 1,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.transitions = transitions
+        self.reads = reads
+        self.clock = clock
+        self._last_time = datetime.min
+        self._projects: dict[str, Project] = {}
+
+    # -- housekeeping -------------------------------------------------------------------------
+    def reset(self) -> None:
+        with self.lock:
+            self._projects.clear()
+
+    def configure(self, *, transitions: TransitionMode | None = None, reads: int | None = None) -> None:
+        with self.lock:
+            if transitions is not None:
+                self.transitions = transitions
+            if reads is not None:
+                if reads < 0:
+                    raise ValueError("reads must be >= 0")
+                self.reads = reads
+
+    def project(self, project_id: str) -> Project:
+        with self.lock:
+            project = self._projects.get(project_id)
+            if project is None:
+                project = self._projects[project_id] = Project(project_id)
+            return project
+
+    def projects(self) -> list[Project]:
+        with self.lock:
+            return list(self._projects.values())
+
+    def now(self) -> datetime:
+        """The clock, made strictly increasing so creation order is a total order."""
+        with self.lock:
+            now = self.clock()
+            if now <= self._last_time:
+                now = self._last_time + timedelta(microseconds=1)
+            self._last_time = now
+            return now
+
+    # -- volumes and snapshots ----------------------------------------------------------------
+    def add_volume(
+        self,
+        project_id: str,
+        *,
+        size: int = 10,
+        status: str = "available",
+        name: str | None = None,
+        description: str | None = None,
+        availability_zone: str = DEFAULT_AVAILABILITY_ZONE,
+        volume_id: str | None = None,
+    ) -> Volume:
+        with self.lock:
+            volume = Volume(
+                id=volume_id or str(uuid.uuid4()),
+                project_id=project_id,
+                size=size,
+                status=status,
+                name=name,
+                description=description,
+                availability_zone=availability_zone,
+                created_at=self.now(),
+            )
+            self.project(project_id).volumes[volume.id] = volume
+            return volume
+
+    def volume(self, project_id: str, volume_id: str) -> Volume:
+        with self.lock:
+            volume = self.project(project_id).volumes.get(volume_id)
+            if volume is None:
+                raise not_found("Volume", volume_id)
+            return volume
+
+    def delete_volume(self, project_id: str, volume_id: str) -> None:
+        with self.lock:
+            project = self.project(project_id)
+            volume = self.volume(project_id, volume_id)
+            if any(s.volume_id == volume_id for s in project.snapshots.values()):
+                raise bad_request(f"Volume {volume_id} still has dependent snapshots.", reason="in_use")
+            del project.volumes[volume.id]
+
+    def add_snapshot(
+        self,
+        project_id: str,
+        volume_id: str,
+        *,
+        status: str = "available",
+        name: str | None = None,
+        description: str | None = None,
+    ) -> Snapshot:
+        with self.lock:
+            volume = self.volume(project_id, volume_id)
+            snapshot = Snapshot(
+                id=str(uuid.uuid4()),
+                project_id=project_id,
+                volume_id=volume.id,
+                size=volume.size,
+                status=status,
+                name=name,
+                description=description,
+                created_at=self.now(),
+            )
+            self.project(project_id).snapshots[snapshot.id] = snapshot
+            return snapshot
+
+    def snapshot(self, project_id: str, snapshot_id: str) -> Snapshot:
+        with self.lock:
+            snapshot = self.project(project_id).snapshots.get(snapshot_id)
+            if snapshot is None:
+                raise not_found("Snapshot", snapshot_id)
+            return snapshot
+
+    def delete_snapshot(self, project_id: str, snapshot_id: str) -> None:
+        with self.lock:
+            snapshot = self.snapshot(project_id, snapshot_id)
+            del self.project(project_id).snapshots[snapshot.id]
+
+    # -- backups --------------------------------------------------------------------------------
+    def create_backup(
+        self,
+        project_id: str,
+        *,
+        volume_id: str,
+        snapshot_id: str | None,
+        name: str | None = None,
+        description: str | None = None,
+        force: bool = False,
+    ) -> Backup:
+        """Start a backup (``creating``) after the documented checks on disk and snapshot."""
+        with self.lock:
+            project = self.project(project_id)
+            volume = self.volume(project_id, volume_id)
+            data_timestamp = None
+            if snapshot_id is not None:
+                snapshot = self.snapshot(project_id, snapshot_id)
+                if snapshot.volume_id != volume.id:
+                    raise bad_request(
+                        f"Snapshot {snapshot_id} belongs to volume {snapshot.volume_id}, not to volume {volume_id}.",
+                        reason="snapshot_mismatch",
+                    )
+                if snapshot.status != "available":
+                    raise bad_request(
+                        f"Snapshot {snapshot_id} to be backed up must be available, but its status is "
+                        f"'{snapshot.status}'.",
+                        reason="snapshot_status",
+                    )
+                data_timestamp = snapshot.created_at
+            if volume.status not in BACKUPABLE_VOLUME_STATUSES:
+                raise bad_request(
+                    f"Volume {volume_id} to be backed up must be available or in-use, but its status is "
+                    f"'{volume.status}'.",
+                    reason="volume_status",
+                    code="VolumeBackup.0012",
+                )
+            if volume.status == "in-use" and not force:
+                # Cinder semantics; the create page: force = "forcibly back up the attached disks".
+                raise bad_request(
+                    f"Volume {volume_id} is in-use: backing up an attached volume needs \"force\": true.",
+                    reason="volume_in_use",
+                )
+            siblings = [project.backups[b] for b in volume.backup_ids]
+            if any(b.status == "creating" for b in siblings):
+                raise bad_request(
+                    f"The previous backup creation task of volume {volume_id} is not complete.",
+                    reason="backup_in_progress",
+                    code="VolumeBackup.0013",
+                )
+            if len(siblings) >= MAX_BACKUPS_PER_VOLUME:
+                raise bad_request(
+                    f"The number of backups for volume {volume_id} has reached the upper limit "
+                    f"({MAX_BACKUPS_PER_VOLUME}).",
+                    reason="backup_limit",
+                    code="VolumeBackup.0040",
+                )
+            now = self.now()
+            backup = Backup(
+                id=str(uuid.uuid4()),
+                project_id=project_id,
+                volume_id=volume.id,
+                snapshot_id=snapshot_id,
+                name=name,
+                description=description,
+                status="creating",
+                size=volume.size,
+                availability_zone=volume.availability_zone,
+                created_at=now,
+                updated_at=now,
+                data_timestamp=data_timestamp or now,
+                # VBS makes the first backup of a disk full and later ones incremental (create page).
+                is_incremental=bool(siblings),
+            )
+            project.add_backup(backup)
+            volume.backup_ids.append(backup.id)
+            self._begin(backup, success="available", failure="error")
+            return backup
+
+    def add_backup(
+        self,
+        project_id: str,
+        *,
+        volume_id: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        status: str = "available",
+        size: int | None = None,
+        created_at: datetime | None = None,
+        fail_reason: str | None = None,
+    ) -> Backup:
+        """Seed a backup in any status, bypassing the API rules (a volume is made if none is given)."""
+        if status not in BACKUP_STATUSES:
+            raise ValueError(f"status must be one of {BACKUP_STATUSES}, not {status!r}")
+        with self.lock:
+            project = self.project(project_id)
+            volume = (
+                self.volume(project_id, volume_id)
+                if volume_id
+                else self.add_volume(project_id, size=size or 10)
+            )
+            when = created_at or self.now()
+            backup = Backup(
+                id=str(uuid.uuid4()),
+                project_id=project_id,
+                volume_id=volume.id,
+                snapshot_id=None,
+                name=name,
+                description=description,
+                status=status,
+                size=size or volume.size,
+                availability_zone=volume.availability_zone,
+                created_at=when,
+                updated_at=when,
+                data_timestamp=when,
+                is_incremental=bool(volume.backup_ids),
+                fail_reason=fail_reason,
+            )
+            project.add_backup(backup)
+            volume.backup_ids.append(backup.id)
+            return backup
+
+    def backup(self, project_id: str, backup_id: str, *, read: bool = False) -> Backup:
+        """One backup; ``read=True`` counts as a client read for ``TransitionMode.READS``."""
+        with self.lock:
+            backup = self.project(project_id).backups.get(backup_id)
+            if backup is None:
+                raise not_found("Backup", backup_id)
+            if read:
+                self._on_read(backup)
+                if backup.id not in self.project(project_id).backups:  # a read completed a deletion
+                    raise not_found("Backup", backup_id)
+            return backup
+
+    def has_dependent_backups(self, backup: Backup) -> bool:
+        """Later (incremental) backups of the same disk depend on this one."""
+        with self.lock:
+            volume = self.project(backup.project_id).volumes.get(backup.volume_id)
+            return volume is not None and bool(volume.backup_ids) and volume.backup_ids[-1] != backup.id
+
+    def delete_backup(self, project_id: str, backup_id: str) -> Backup:
+        with self.lock:
+            backup = self.backup(project_id, backup_id)
+            # UMN (vbs_backup_management): deletion only in Available or Error.
+            if backup.status not in ("available", "error"):
+                raise bad_request(
+                    f"Backup {backup_id} status must be available or error to be deleted, but it is "
+                    f"'{backup.status}'.",
+                    reason="backup_status",
+                )
+            backup.status = "deleting"
+            backup.updated_at = self.now()
+            self._begin(backup, success=None, failure="error")
+            return backup
+
+    def restore_backup(self, project_id: str, backup_id: str, volume_id: str) -> tuple[Backup, Volume]:
+        with self.lock:
+            backup = self.backup(project_id, backup_id)
+            volume = self.volume(project_id, volume_id)
+            if backup.status != "available":
+                raise bad_request(
+                    f"Backup {backup_id} status must be available to restore, but it is '{backup.status}'.",
+                    reason="backup_status",
+                    code="VolumeBackup.0089",
+                )
+            if volume.status == "error":
+                raise bad_request(
+                    f"Volume {volume_id} to restore to is in error.", reason="volume_status", code="VolumeBackup.0202"
+                )
+            if volume.status not in BACKUPABLE_VOLUME_STATUSES:
+                raise bad_request(
+                    f"Volume {volume_id} to restore to is unavailable (status '{volume.status}').",
+                    reason="volume_status",
+                    code="VolumeBackup.0205",
+                )
+            project = self.project(project_id)
+            if any(project.backups[b].status == "creating" for b in volume.backup_ids):
+                raise bad_request(
+                    f"A backup is being created for volume {volume_id}.",
+                    reason="backup_in_progress",
+                    code="VolumeBackup.0206",
+                )
+            if volume.size < backup.size:
+                raise bad_request(
+                    f"Volume {volume_id} ({volume.size} GB) is smaller than backup {backup_id} ({backup.size} GB); "
+                    "the disk must be at least as large as the backup.",
+                    reason="volume_too_small",
+                    code="VolumeBackup.0209",
+                )
+            backup.status = "restoring"
+            backup.updated_at = self.now()
+            self._begin(backup, success="available", failure="error_restoring")
+            return backup, volume
+
+    def list_backups(self, project_id: str, query: ListQuery) -> Page:
+        with self.lock:
+            project = self.project(project_id)
+            matching = (b for b in self._ordered(project, query) if self._matches(b, query))
+            if query.with_count:
+                everything = list(self._matches_all(project, query))
+                count: int | None = len(everything)
+            else:
+                count = None
+            selected = itertools.islice(matching, query.offset, None)
+            limit = query.limit
+            items = list(itertools.islice(selected, limit + 1 if limit is not None else None))
+            more = limit is not None and len(items) > limit
+            if more:
+                items = items[:limit]
+            for backup in items:
+                self._on_read(backup)
+            items = [b for b in items if b.id in project.backups]
+            return Page(items=items, more=more, count=count)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def advance(self, project_id: str | None = None, backup_id: str | None = None, *, fail_reason: str | None = None) -> int:
+        """Complete pending transitions (all, one project's, or one backup's); returns how many.
+
+        With ``fail_reason`` they fail instead: ``creating`` → ``error``, ``restoring`` →
+        ``error_restoring``, ``deleting`` → ``error``, with that ``fail_reason``.
+        """
+        with self.lock:
+            if backup_id is not None:
+                if project_id is None:
+                    raise ValueError("backup_id needs project_id")
+                targets = [self.backup(project_id, backup_id)]
+            else:
+                projects = [self.project(project_id)] if project_id is not None else list(self._projects.values())
+                targets = [b for p in projects for b in p.backups.values() if b.pending is not None]
+            done = 0
+            for backup in targets:
+                if backup.pending is not None:
+                    self._finish(backup, fail_reason=fail_reason)
+                    done += 1
+            return done
+
+    def set_backup_error(self, project_id: str, backup_id: str, fail_reason: str) -> Backup:
+        """Force a backup into ``error`` with ``fail_reason``, whatever it was doing."""
+        with self.lock:
+            backup = self.backup(project_id, backup_id)
+            backup.pending = None
+            backup.status = "error"
+            backup.fail_reason = fail_reason
+            backup.updated_at = self.now()
+            return backup
+
+    def _begin(self, backup: Backup, *, success: str | None, failure: str) -> None:
+        backup.pending = Pending(success=success, failure=failure, reads_left=self.reads)
+        if self.transitions is TransitionMode.IMMEDIATE:
+            self._finish(backup)
+
+    def _on_read(self, backup: Backup) -> None:
+        pending = backup.pending
+        if pending is None or self.transitions is not TransitionMode.READS:
+            return
+        if pending.reads_left <= 0:
+            self._finish(backup)
+        else:
+            pending.reads_left -= 1
+
+    def _finish(self, backup: Backup, *, fail_reason: str | None = None) -> None:
+        pending = backup.pending
+        assert pending is not None
+        backup.pending = None
+        backup.updated_at = self.now()
+        if fail_reason is not None:
+            backup.status = pending.failure
+            backup.fail_reason = fail_reason
+        elif pending.success is None:
+            self.project(backup.project_id).remove_backup(backup)
+        else:
+            backup.status = pending.success
+
+    # -- listing helpers ----------------------------------------------------------------------------
+    def _ordered(self, project: Project, query: ListQuery) -> Iterator[Backup]:
+        """Backups in the requested order, starting after ``marker``."""
+        if len(query.sort) == 1 and query.sort[0][0] == "created_at":
+            descending = query.sort[0][1] == "desc"
+            keys = project.order
+            if query.marker is not None:
+                marker = self._marker(project, query.marker)
+                if descending:
+                    indices: Iterable[int] = range(bisect.bisect_left(keys, marker.sort_key) - 1, -1, -1)
+                else:
+                    indices = range(bisect.bisect_right(keys, marker.sort_key), len(keys))
+            else:
+                indices = range(len(keys) - 1, -1, -1) if descending else range(len(keys))
+            return (project.backups[keys[i][1]] for i in indices)
+        ordered = list(project.backups.values())
+        for key, direction in reversed([*query.sort, ("id", query.sort[-1][1])]):
+            ordered.sort(key=lambda b, k=key: _sortable(getattr(b, k)), reverse=direction == "desc")
+        if query.marker is not None:
+            marker = self._marker(project, query.marker)
+            ordered = ordered[ordered.index(marker) + 1 :]
+        return iter(ordered)
+
+    def _marker(self, project: Project, marker_id: str) -> Backup:
+        marker = project.backups.get(marker_id)
+        if marker is None:
+            raise APIError(400, f"Marker {marker_id} could not be found.", reason="bad_marker")
+        return marker
+
+    def _matches_all(self, project: Project, query: ListQuery) -> Iterator[Backup]:
+        return (b for b in project.backups.values() if self._matches(b, query))
+
+    @staticmethod
+    def _matches(backup: Backup, query: ListQuery) -> bool:
+        for key, wanted in query.exact.items():
+            if getattr(backup, key) != wanted:
+                return False
+        for key, part in query.fuzzy.items():
+            value = getattr(backup, key)
+            if value is None or part not in value:
+                return False
+        return True
+
+
+def _sortable(value: object) -> tuple[int, object]:
+    """Sort ``None`` first, whatever the type of the other values."""
+    return (0, "") if value is None else (1, value)
