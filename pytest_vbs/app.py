@@ -54,8 +54,8 @@ class VBSApp:
         *,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
-        self.state = state or State()
-        self.journal = journal or Journal()
+        self.state = state if state is not None else State()
+        self.journal = journal if journal is not None else Journal()
         self.hook = hook
         self.max_body = max_body
         self.url_map = operations.url_map()
