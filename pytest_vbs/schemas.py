@@ -54,7 +54,7 @@ def _all_documents() -> dict[str, dict[str, Any]]:
     """Every schema file, keyed by its ``$id``."""
     root = resources.files("pytest_vbs") / "schemas"
     documents: dict[str, dict[str, Any]] = {}
-    entries = [root / "definitions.json"]
+    entries = [entry for entry in root.iterdir() if entry.is_file()]  # shared definitions
     entries += [entry for kind in KINDS if (root / kind).is_dir() for entry in (root / kind).iterdir()]
     for entry in entries:
         if entry.name.endswith(".json"):
