@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from pytest_vbs import native, operations, schemas
 from pytest_vbs.errors import STATUS_DESCRIPTIONS, APIError, Family, error_body
+from pytest_vbs.faults import FaultInjector
 from pytest_vbs.hookspecs import Answer
 from pytest_vbs.journal import Journal, RecordedRequest
 from pytest_vbs.state import State
@@ -35,6 +36,8 @@ DEFAULT_MAX_BODY = 1024 * 1024
 MICROVERSION_HEADER = "OpenStack-API-Version"
 # Routes of the VBS-native family, for requests that match no rule (they still get that family's envelope).
 _VBS_PATH = re.compile(r"^/v1/|^/v2/[^/]+/(cloudbackups|backuppolicy|backuppolicyresources|os-vendor-backup-sharing)")
+# Wire faults after which the client gets no HTTP status at all.
+_NO_ANSWER = ("connection_reset", "empty_response", "hang")
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
 _FALSE = {"false", "0", "no", "off", "n", "f"}
 
@@ -59,15 +62,21 @@ class VBSApp:
         self.hook = hook
         self.max_body = max_body
         self.url_map = operations.url_map()
+        self.faults = FaultInjector(self)
         self._errors_lock = threading.Lock()
         self._unexpected: list[str] = []
 
     # -- control ----------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget all state, journal entries and recorded internal errors."""
+        """Forget all state, journal entries, fault rules and recorded internal errors."""
         self.state.reset()
         self.journal.clear()
+        self.faults.clear()
         self.take_unexpected_errors()
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods some operation serves at ``path`` (for ``Allow`` headers)."""
+        return sorted(self.url_map.bind("localhost").allowed_methods(path))
 
     def take_unexpected_errors(self) -> list[str]:
         """Tracebacks of exceptions raised inside the fake since the last call (they answered 500)."""
@@ -97,20 +106,25 @@ class VBSApp:
         try:
             entry.body = self._read_body(request)
             entry.json = _try_json(entry.body)
-            if route_error is not None:
-                raise route_error
-            assert operation is not None
+            response: Response | None = None
             answer = self._ask_hooks(entry, operation, committed=False)
             if answer is None:
+                if route_error is not None:
+                    raise route_error
+                assert operation is not None
                 microversion = self._microversion(request, operation)
                 call = self._call(request, operation, args, entry, microversion)
                 result = operation.handler(call)
+                response = json_response(operation.status, result)
                 answer = self._ask_hooks(entry, operation, committed=True)
-                response = answer_response(answer, family) if answer else json_response(operation.status, result)
-            else:
-                response = answer_response(answer, family)
             if answer is not None:
+                if answer.status is not None or response is None:
+                    response = answer_response(answer, family)
+                response.headers.update(answer.headers)
                 entry.fault = answer.label
+                if answer.fault:
+                    request.environ["pytest_vbs.fault"] = answer.fault
+            assert response is not None
         except APIError as error:
             response = json_response(error.status, error_body(family, error.status, error.message, error.code))
             response.headers.update(error.headers)
@@ -125,12 +139,12 @@ class VBSApp:
         if microversion is not None:
             response.headers[MICROVERSION_HEADER] = f"volume {native.version_text(microversion)}"
             response.headers["Vary"] = MICROVERSION_HEADER
-        entry.status = response.status_code
+        entry.status = 0 if request.environ.get("pytest_vbs.fault") in _NO_ANSWER else response.status_code
         entry.response_json = _try_json(response.get_data()) if response.status_code != 204 else None
         if operation is None or operation.journal:
             self.journal.append(entry)
             if self.hook is not None:
-                self.hook.pytest_vbs_answered(request=entry)
+                self.hook.pytest_vbs_answered(app=self, request=entry)
         return response
 
     # -- pipeline steps --------------------------------------------------------------------------------
@@ -162,7 +176,9 @@ class VBSApp:
     def _ask_hooks(self, entry: RecordedRequest, operation: Operation | None, *, committed: bool) -> Answer | None:
         if self.hook is None:
             return None
-        answer: Answer | None = self.hook.pytest_vbs_answer(request=entry, operation=operation, committed=committed)
+        answer: Answer | None = self.hook.pytest_vbs_answer(
+            app=self, request=entry, operation=operation, committed=committed
+        )
         if answer is not None and answer.delay:
             time.sleep(answer.delay)
         return answer
@@ -311,10 +327,10 @@ def json_response(status: int, body: Any) -> Response:
 
 
 def answer_response(answer: Answer, family: Family) -> Response:
+    """The response an :class:`Answer` with a ``status`` asks for (the family's envelope for errors)."""
+    status = answer.status or 200
     body = answer.json
-    if body is None and answer.status >= 400:
-        message = answer.message or STATUS_DESCRIPTIONS.get(answer.status, "Error.")
-        body = error_body(family, answer.status, message, answer.code)
-    response = json_response(answer.status, body)
-    response.headers.update(answer.headers)
-    return response
+    if body is None and status >= 400:
+        message = answer.message or STATUS_DESCRIPTIONS.get(status, "Error.")
+        body = error_body(family, status, message, answer.code)
+    return json_response(status, body)

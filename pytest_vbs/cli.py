@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plugins = [importlib.import_module(name) for name in args.plugin]
     manager = standalone_plugin_manager(*plugins)
     fake = FakeVBS(args.host, args.port, project_id=args.project_id, transitions=args.transitions,
-                   reads=args.reads, hook=manager.hook)
+                   reads=args.reads, plugin_manager=manager)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with fake:

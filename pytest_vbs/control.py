@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pytest_vbs.errors import APIError
+from pytest_vbs.faults import FaultRule
 from pytest_vbs.journal import as_dict
 from pytest_vbs.native import snapshot_detail, timestamp, volume_detail
 from pytest_vbs.state import TransitionMode
@@ -88,3 +90,20 @@ def advance(call: Call) -> dict[str, Any]:
     body = call.body
     done = call.state.advance(body.get("project_id"), body.get("backup_id"), fail_reason=body.get("fail_reason"))
     return {"advanced": done}
+
+
+def add_fault(call: Call) -> dict[str, Any]:
+    """Add a fault rule: the same arguments as ``FakeVBS.fail``, as JSON."""
+    try:
+        rule = call.app.faults.add(FaultRule(**call.body))
+    except ValueError as error:
+        raise APIError(400, f"Invalid fault rule: {error}.", reason="bad_fault") from None
+    return {"fault": rule.as_dict()}
+
+
+def list_faults(call: Call) -> dict[str, Any]:
+    return {"faults": [rule.as_dict() for rule in call.app.faults.rules()]}
+
+
+def clear_faults(call: Call) -> None:
+    call.app.faults.clear()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from typing import Any
+
+import pluggy
 
 from pytest_vbs.app import DEFAULT_MAX_BODY, VBSApp
+from pytest_vbs.faults import FaultRule
+from pytest_vbs.hookspecs import standalone_plugin_manager
 from pytest_vbs.journal import Journal, RecordedRequest
 from pytest_vbs.server import VBSServer
 from pytest_vbs.state import Backup, Snapshot, State, TransitionMode, Volume
@@ -33,25 +36,30 @@ class FakeVBS:
         project_id: str = DEFAULT_PROJECT_ID,
         transitions: TransitionMode | str = TransitionMode.IMMEDIATE,
         reads: int = 1,
-        hook: Any = None,
+        plugin_manager: pluggy.PluginManager | None = None,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.project_id = project_id
         self._defaults = (TransitionMode(transitions), reads)
         self.state = State(transitions=TransitionMode(transitions), reads=reads)
         self.journal = Journal()
-        self.hook = hook
-        self.app = VBSApp(self.state, self.journal, hook, max_body=max_body)
+        self.plugin_manager = plugin_manager or standalone_plugin_manager()
+        self.hook = self.plugin_manager.hook
+        self.app = VBSApp(self.state, self.journal, self.hook, max_body=max_body)
+        self.faults = self.app.faults
         self.server = VBSServer(self.app, host, port)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> FakeVBS:
+        self.plugin_manager.register(self.faults)
         self.server.start()
         self._configured()
         return self
 
     def stop(self) -> None:
         self.server.stop()
+        if self.plugin_manager.is_registered(self.faults):
+            self.plugin_manager.unregister(self.faults)
 
     def __enter__(self) -> FakeVBS:
         return self.start()
@@ -60,14 +68,13 @@ class FakeVBS:
         self.stop()
 
     def reset(self) -> None:
-        """Back to a clean fake: no volumes, snapshots, backups or journal entries, default transitions."""
+        """Back to a clean fake: no volumes, snapshots, backups, journal entries or faults; default transitions."""
         self.app.reset()
         self.state.configure(transitions=self._defaults[0], reads=self._defaults[1])
         self._configured()
 
     def _configured(self) -> None:
-        if self.hook is not None:
-            self.hook.pytest_vbs_configure(fake=self)
+        self.hook.pytest_vbs_configure(fake=self)
 
     def for_project(self, project_id: str) -> FakeVBS:
         """The same fake, seen from another project (for isolation and cross-project tests)."""
@@ -154,6 +161,48 @@ class FakeVBS:
     def set_backup_error(self, backup_id: str, fail_reason: str = "Backup failed.") -> None:
         """Force a backup into ``error`` with ``fail_reason``."""
         self.state.set_backup_error(self.project_id, backup_id, fail_reason)
+
+    # -- failure injection ------------------------------------------------------------------------------
+    def fail(
+        self,
+        operation: str = "*",
+        status: int | None = None,
+        *,
+        times: int | None = None,
+        probability: float | None = None,
+        nth: int | None = None,
+        delay: float | tuple[float, float] | None = None,
+        fault: str | None = None,
+        after_commit: bool = False,
+        message: str | None = None,
+        code: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        retry_after: int | None = None,
+        seed: int = 0,
+    ) -> FaultRule:
+        """Make requests fail; returns the rule (its ``matched``/``served`` counters show what happened).
+
+        ``operation`` is an operation name (``"create_backup"``) or ``"*"`` for any request; ``method`` and
+        ``path`` (a regex searched in the URL path) narrow it. ``status`` answers with that status and the
+        documented error envelope (``message``/``code`` override the defaults; ``retry_after`` adds
+        ``Retry-After``); ``fault`` breaks the connection instead (``"connection_reset"``,
+        ``"empty_response"``, ``"malformed_body"``, ``"slow_body"``, ``"hang"``; the body faults break the
+        error response of ``status`` or, without one, the fake's real response); ``delay`` (seconds, or a
+        ``(low, high)`` range drawn with ``seed``) waits first, and alone only adds latency. It fires every
+        time, or ``times`` times then lets requests through, or only on the ``nth`` matching request, or
+        with ``probability`` (seeded). By default the operation does not run; with ``after_commit=True``
+        it takes effect and the client still sees the failure. No status, fault or delay means 500.
+        """
+        return self.faults.add(FaultRule(
+            operation=operation, status=status, times=times, probability=probability, nth=nth, delay=delay,
+            fault=fault, after_commit=after_commit, message=message, code=code, method=method, path=path,
+            retry_after=retry_after, seed=seed,
+        ))
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule (done automatically between tests)."""
+        self.faults.clear()
 
     # -- journal ---------------------------------------------------------------------------------------
     @property

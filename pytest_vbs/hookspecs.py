@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from pytest_vbs.app import VBSApp
     from pytest_vbs.fake import FakeVBS
     from pytest_vbs.journal import RecordedRequest
     from pytest_vbs.operations import Operation
@@ -30,12 +31,13 @@ WIRE_FAULTS = ("connection_reset", "empty_response", "malformed_body", "slow_bod
 class Answer:
     """A response given in place of the fake's own.
 
+    ``status`` ``None`` keeps the fake's own response (useful with ``fault`` after the operation ran).
     With ``status`` >= 400 and no ``json``, the body is the documented error envelope of the route's API
     family, with ``message`` (default: the status page's wording) and, on VBS-native routes, ``code``.
     ``fault`` breaks the connection instead (one of :data:`WIRE_FAULTS`); ``delay`` waits first (seconds).
     """
 
-    status: int = 200
+    status: int | None = 200
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     message: str | None = None
@@ -51,8 +53,10 @@ def pytest_vbs_configure(fake: FakeVBS) -> None:
 
 
 @hookspec(firstresult=True)
-def pytest_vbs_answer(request: RecordedRequest, operation: Operation | None, committed: bool) -> Answer | None:
-    """Answer ``request`` instead of the fake: return an :class:`Answer`, or ``None`` to let it through.
+def pytest_vbs_answer(
+    app: VBSApp, request: RecordedRequest, operation: Operation | None, committed: bool
+) -> Answer | None:
+    """Answer ``request`` (sent to ``app``) instead of the fake: return an :class:`Answer`, or ``None`` to let it through.
 
     Called before the fake handles the request (``committed=False``) and again after the operation took
     effect (``committed=True``: an answer then replaces the real response, the change stays made).
@@ -61,7 +65,7 @@ def pytest_vbs_answer(request: RecordedRequest, operation: Operation | None, com
 
 
 @hookspec
-def pytest_vbs_answered(request: RecordedRequest) -> None:
+def pytest_vbs_answered(app: VBSApp, request: RecordedRequest) -> None:
     """Observe every request after it was answered (``request.status``/``request.response_json`` are set)."""
 
 

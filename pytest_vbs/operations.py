@@ -142,6 +142,10 @@ def _control() -> list[Operation]:
                   request_schema="control_add_snapshot", **common),
         Operation("control_advance", "POST", f"{base}/advance", control.advance,
                   request_schema="control_advance", **common),
+        Operation("control_add_fault", "POST", f"{base}/faults", control.add_fault, 201,
+                  request_schema="control_add_fault", **common),
+        Operation("control_list_faults", "GET", f"{base}/faults", control.list_faults, **common),
+        Operation("control_clear_faults", "DELETE", f"{base}/faults", control.clear_faults, 204, **common),
     ]
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_vbs.errors import ERROR_STATUSES
+
 if TYPE_CHECKING:
     from pytest_vbs.fake import FakeVBS
 
@@ -42,6 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "vbs(transitions=None, reads=None, project_id=None): configure the fake VBS for this test",
     )
+    config.addinivalue_line(
+        "markers",
+        "vbs_fault(operation='*', status=None, **options): inject a fault into the fake VBS for this test "
+        "(same arguments as vbs.fail; repeatable)",
+    )
 
 
 def _setting(config: pytest.Config, name: str) -> str:
@@ -60,7 +67,7 @@ def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
         project_id=_setting(pytestconfig, "project_id") or DEFAULT_PROJECT_ID,
         transitions=_setting(pytestconfig, "transitions"),
         reads=int(_setting(pytestconfig, "reads")),
-        hook=pytestconfig.hook,
+        plugin_manager=pytestconfig.pluginmanager,
     )
     fake.start()
     try:
@@ -81,8 +88,16 @@ def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS
             fake = vbs_server.for_project(options.pop("project_id"))
         if options:
             fake.set_transitions(options.get("transitions", fake.state.transitions), options.get("reads"))
+    for fault in reversed(list(request.node.iter_markers("vbs_fault"))):  # outermost (module/class) first
+        fake.fail(*fault.args, **fault.kwargs)
     yield fake
     errors = vbs_server.app.take_unexpected_errors()
     if errors:
         pytest.fail("The fake VBS server raised unexpectedly while serving this test:\n" + "\n".join(errors),
                     pytrace=False)
+
+
+@pytest.fixture(params=ERROR_STATUSES, ids=[str(s) for s in ERROR_STATUSES])
+def vbs_error_status(request: pytest.FixtureRequest) -> int:
+    """Each documented error status in turn (400 ... 504): a test using it runs once per status."""
+    return int(request.param)

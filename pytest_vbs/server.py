@@ -28,8 +28,9 @@ from pytest_vbs.app import VBSApp
 
 log = logging.getLogger("pytest_vbs")
 
-#: Pause between bytes of a ``slow_body`` fault, in seconds.
-SLOW_BODY_INTERVAL = 0.5
+#: A ``slow_body`` fault sends the body in this many pieces, pausing before each (about 2 s in all).
+SLOW_BODY_CHUNKS = 20
+SLOW_BODY_INTERVAL = 0.1
 #: Longest time a ``hang`` fault holds a request when the client never gives up, in seconds.
 MAX_HANG = 300.0
 
@@ -76,7 +77,8 @@ class _Handler(WSGIRequestHandler):
     def _head(self, status: str, headers: list[tuple[str, str]], body: bytes, *, close: bool) -> bytes:
         lines = [f"{self.protocol_version} {status}", f"Server: {self.version_string()}",
                  f"Date: {self.date_time_string()}"]
-        lines += [f"{key}: {value}" for key, value in headers if key.lower() != "content-length"]
+        lines += [f"{key}: {value}" for key, value in headers if key.lower() not in ("content-length", "connection")]
+        close = close or any(k.lower() == "connection" and v.lower() == "close" for k, v in headers)
         code = int(status.split(None, 1)[0])
         if code not in (204, 304):
             lines.append(f"Content-Length: {len(body)}")
@@ -101,10 +103,11 @@ class _Handler(WSGIRequestHandler):
         elif fault == "slow_body":
             self.wfile.write(head)
             self.wfile.flush()
-            for index in range(len(body)):
+            step = max(1, len(body) // SLOW_BODY_CHUNKS)
+            for start in range(0, len(body), step):
                 if self.server.stopping.wait(SLOW_BODY_INTERVAL):
                     break
-                self.wfile.write(body[index : index + 1])
+                self.wfile.write(body[start : start + step])
                 self.wfile.flush()
         elif fault == "hang":
             self._wait_for_client_to_give_up()

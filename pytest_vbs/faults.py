@@ -1,0 +1,188 @@
+"""Scriptable failure injection: rules that make the fake answer with an error, late, or not at all.
+
+A :class:`FaultInjector` is a pluggy plugin implementing :func:`~pytest_vbs.hookspecs.pytest_vbs_answer`,
+registered next to any user hooks. Each :class:`FaultRule` matches requests (operation name, ``"*"``,
+method, path regex), decides whether it fires (``times``, ``nth``, seeded ``probability``), and answers with
+the documented error envelope of ``status`` and the headers a real server sends with it, a wire fault,
+and/or a delay. Without ``after_commit`` the operation does not run; with it, the operation takes effect
+and the client still sees the failure.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pytest_vbs.hookspecs import WIRE_FAULTS, Answer, hookimpl
+
+if TYPE_CHECKING:
+    from pytest_vbs.app import VBSApp
+    from pytest_vbs.journal import RecordedRequest
+    from pytest_vbs.operations import Operation
+
+#: Wire faults that send a (broken) body: without a status they break the fake's real response.
+BODY_FAULTS = ("malformed_body", "slow_body")
+#: Status used when a rule names neither a status nor a wire fault nor a delay.
+DEFAULT_STATUS = 500
+_KEYS = ("operation", "status", "times", "probability", "nth", "delay", "fault", "after_commit", "message",
+         "code", "method", "path", "retry_after", "seed")
+
+
+@dataclass
+class FaultRule:
+    """One injected failure; see :meth:`pytest_vbs.FakeVBS.fail` for the meaning of each field."""
+
+    operation: str = "*"
+    status: int | None = None
+    times: int | None = None
+    probability: float | None = None
+    nth: int | None = None
+    delay: float | tuple[float, float] | None = None
+    fault: str | None = None
+    after_commit: bool = False
+    message: str | None = None
+    code: str | None = None
+    method: str | None = None
+    path: str | None = None
+    retry_after: int | None = None
+    seed: int = 0
+    matched: int = 0  #: requests this rule matched so far
+    served: int = 0  #: times it fired
+    _random: random.Random = field(init=False, repr=False, compare=False)
+    _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.fault is not None and self.fault not in WIRE_FAULTS:
+            raise ValueError(f"fault must be one of {', '.join(WIRE_FAULTS)}, not {self.fault!r}")
+        if self.status is not None and not 400 <= self.status <= 599:
+            raise ValueError(f"status must be an error status (400-599), not {self.status!r}")
+        if self.probability is not None and not 0.0 <= self.probability <= 1.0:
+            raise ValueError("probability must be between 0 and 1")
+        for name in ("times", "nth"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if isinstance(self.delay, (list, tuple)):
+            low, high = self.delay
+            if not 0 <= low <= high:
+                raise ValueError("delay range must be (low, high) with 0 <= low <= high")
+            self.delay = (float(low), float(high))
+        elif self.delay is not None and self.delay < 0:
+            raise ValueError("delay must be >= 0")
+        if self.status is None and self.fault is None and self.delay is None:
+            self.status = DEFAULT_STATUS
+        self._random = random.Random(self.seed)
+        try:
+            self._pattern = re.compile(self.path) if self.path else None
+        except re.error as error:
+            raise ValueError(f"path is not a valid regular expression: {error}") from None
+
+    @property
+    def committed(self) -> bool:
+        """Whether the rule acts after the operation ran: ``after_commit``, or a body fault (truncated or
+        dribbled body) without a ``status``, which breaks the fake's real response."""
+        return self.after_commit or (self.fault in BODY_FAULTS and self.status is None)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.served >= self.times
+
+    def matches(self, request: RecordedRequest, operation: Operation | None) -> bool:
+        if self.operation != "*" and (operation is None or operation.name != self.operation):
+            return False
+        if self.method is not None and request.method.upper() != self.method.upper():
+            return False
+        return self._pattern is None or self._pattern.search(request.path) is not None
+
+    def fires(self) -> bool:
+        """Count a matching request and decide whether the rule fires for it (call under the lock)."""
+        self.matched += 1
+        if self.exhausted or (self.nth is not None and self.matched != self.nth):
+            return False
+        if self.probability is not None and self._random.random() >= self.probability:
+            return False
+        self.served += 1
+        return True
+
+    def pause(self) -> float:
+        if isinstance(self.delay, tuple):
+            return self._random.uniform(*self.delay)
+        return self.delay or 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {key: getattr(self, key) for key in _KEYS}
+        if isinstance(self.delay, tuple):
+            data["delay"] = list(self.delay)
+        return {**data, "matched": self.matched, "served": self.served}
+
+
+class FaultInjector:
+    """The fault rules of one app, served through the ``pytest_vbs_answer`` hook (first in line)."""
+
+    def __init__(self, app: VBSApp) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._rules: list[FaultRule] = []
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        if rule.operation != "*":
+            from pytest_vbs.operations import BY_NAME
+
+            if rule.operation not in BY_NAME:
+                raise ValueError(f"unknown operation {rule.operation!r}; known: {', '.join(sorted(BY_NAME))}")
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def rules(self) -> list[FaultRule]:
+        with self._lock:
+            return list(self._rules)
+
+    @hookimpl(tryfirst=True)
+    def pytest_vbs_answer(
+        self, app: VBSApp, request: RecordedRequest, operation: Operation | None, committed: bool
+    ) -> Answer | None:
+        if app is not self.app or (operation is not None and not operation.journal):
+            return None  # another fake's request, or the control API
+        for rule in self.rules():
+            with self._lock:
+                fired = rule.committed == committed and rule.matches(request, operation) and rule.fires()
+            if not fired:
+                continue
+            pause = rule.pause()
+            if rule.status is None and rule.fault is None:
+                time.sleep(pause)  # latency only: then the next rule, or the fake itself, answers
+                request.fault = f"delay {pause:.3f}"
+                continue
+            label = " ".join(str(part) for part in (rule.status, rule.fault) if part is not None)
+            return Answer(
+                status=rule.status,
+                message=rule.message,
+                code=rule.code,
+                headers=self._headers(rule, request),
+                fault=rule.fault,
+                delay=pause,
+                label=label + (" after_commit" if rule.after_commit else ""),
+            )
+        return None
+
+    def _headers(self, rule: FaultRule, request: RecordedRequest) -> dict[str, str]:
+        """The headers a real server sends with each status (RFC 9110; Keystone for 401)."""
+        host = request.headers.get("Host", "localhost")
+        headers = {
+            401: {"WWW-Authenticate": f'Keystone uri="http://{host}/identity/v3"'},
+            405: {"Allow": ", ".join(self.app.allowed_methods(request.path)) or "GET"},
+            407: {"Proxy-Authenticate": 'Basic realm="vbs-proxy"'},
+            408: {"Connection": "close"},
+        }.get(rule.status or 0, {})
+        if rule.retry_after is not None:
+            headers["Retry-After"] = str(rule.retry_after)
+        return headers
