@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
-from pytest_vbs import native, operations, schemas
+from pytest_vbs import native, operations, validation
 from pytest_vbs.errors import STATUS_DESCRIPTIONS, APIError, Family, error_body
 from pytest_vbs.faults import FaultInjector
 from pytest_vbs.hookspecs import Answer
@@ -33,13 +33,10 @@ if TYPE_CHECKING:
 
 #: Request bodies above this are refused with 413 without being read whole.
 DEFAULT_MAX_BODY = 1024 * 1024
-MICROVERSION_HEADER = "OpenStack-API-Version"
 # Routes of the VBS-native family, for requests that match no rule (they still get that family's envelope).
 _VBS_PATH = re.compile(r"^/v1/|^/v2/[^/]+/(cloudbackups|backuppolicy|backuppolicyresources|os-vendor-backup-sharing)")
 # Wire faults after which the client gets no HTTP status at all.
 _NO_ANSWER = ("connection_reset", "empty_response", "hang")
-_TRUE = {"true", "1", "yes", "on", "y", "t"}
-_FALSE = {"false", "0", "no", "off", "n", "f"}
 
 
 class VBSApp:
@@ -105,14 +102,14 @@ class VBSApp:
         microversion: tuple[int, int] | None = None
         try:
             entry.body = self._read_body(request)
-            entry.json = _try_json(entry.body)
+            entry.json = validation.try_json(entry.body)
             response: Response | None = None
             answer = self._ask_hooks(entry, operation, committed=False)
             if answer is None:
                 if route_error is not None:
                     raise route_error
                 assert operation is not None
-                microversion = self._microversion(request, operation)
+                microversion = validation.microversion(operation, request.headers.get(validation.MICROVERSION_HEADER))
                 call = self._call(request, operation, args, entry, microversion)
                 result = operation.handler(call)
                 response = json_response(operation.status, result)
@@ -137,10 +134,10 @@ class VBSApp:
             response = json_response(500, error_body(family, 500, message))
         response.headers["X-OpenStack-Request-Id"] = request_id
         if microversion is not None:
-            response.headers[MICROVERSION_HEADER] = f"volume {native.version_text(microversion)}"
-            response.headers["Vary"] = MICROVERSION_HEADER
+            response.headers[validation.MICROVERSION_HEADER] = f"volume {native.version_text(microversion)}"
+            response.headers["Vary"] = validation.MICROVERSION_HEADER
         entry.status = 0 if request.environ.get("pytest_vbs.fault") in _NO_ANSWER else response.status_code
-        entry.response_json = _try_json(response.get_data()) if response.status_code != 204 else None
+        entry.response_json = validation.try_json(response.get_data()) if response.status_code != 204 else None
         if operation is None or operation.journal:
             self.journal.append(entry)
             if self.hook is not None:
@@ -183,32 +180,6 @@ class VBSApp:
             time.sleep(answer.delay)
         return answer
 
-    def _microversion(self, request: Request, operation: Operation) -> tuple[int, int] | None:
-        """``OpenStack-API-Version: volume 3.x`` on V3 routes (create page note; Cinder's negotiation)."""
-        if operation.version != "v3":
-            return None
-        header = request.headers.get(MICROVERSION_HEADER)
-        if not header:
-            return native.MIN_MICROVERSION
-        for item in header.split(","):
-            service, _, value = item.strip().partition(" ")
-            if service.lower() != "volume":
-                continue
-            value = value.strip()
-            if value == "latest":
-                return native.MAX_MICROVERSION
-            match = re.fullmatch(r"(\d{1,4})\.(\d{1,4})", value)
-            if match is None:
-                raise APIError(400, f"Invalid API version request: {item.strip()!r} (expected 'volume 3.<minor>').",
-                               reason="bad_microversion")
-            wanted = (int(match[1]), int(match[2]))
-            if not native.MIN_MICROVERSION <= wanted <= native.MAX_MICROVERSION:
-                lowest, highest = (native.version_text(v) for v in (native.MIN_MICROVERSION, native.MAX_MICROVERSION))
-                raise APIError(406, f"Version {value} is not supported by the API. Minimum is {lowest} and maximum "
-                               f"is {highest}.", reason="unsupported_microversion")
-            return wanted
-        return native.MIN_MICROVERSION
-
     def _call(
         self,
         request: Request,
@@ -217,19 +188,13 @@ class VBSApp:
         entry: RecordedRequest,
         microversion: tuple[int, int] | None,
     ) -> operations.Call:
-        body: Any = None
-        if operation.request_schema is not None:
-            body = _parse_json(request, entry.body)
-            found = schemas.violations("requests", operation.request_schema, body)
-            if found:
-                raise APIError(400, found[0].describe(), reason=found[0].reason)
+        body = validation.body(operation, request.mimetype, entry.body)
         raw_query = request.args.to_dict()
-        query = _query(operation, raw_query, microversion)
         return operations.Call(
             app=self,
             project_id=args.get("project_id", ""),
             args=args,
-            query=query,
+            query=validation.query(operation, raw_query, microversion),
             raw_query=raw_query,
             body=body,
             version=operation.version,
@@ -237,87 +202,6 @@ class VBSApp:
             base_url=request.host_url.rstrip("/"),
             path=request.path,
         )
-
-
-def _parse_json(request: Request, data: bytes) -> Any:
-    """The body as JSON, or a 400/415 that says exactly what is wrong with it."""
-    mimetype = request.mimetype
-    if mimetype and not (mimetype == "application/json" or mimetype.endswith("+json")):
-        raise APIError(415, f"Unsupported Content-Type {mimetype!r}: the API accepts application/json.",
-                       reason="bad_media_type")
-    if not data.strip():
-        raise APIError(400, "The request body is missing: a JSON object is expected.", reason="missing_body")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise APIError(400, f"The request body is not valid UTF-8 (byte {error.start}).", reason="bad_encoding") from None
-    try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-    except RecursionError:
-        raise APIError(400, "Malformed request body: JSON nested too deeply.", reason="malformed_json") from None
-    except ValueError as error:
-        raise APIError(400, f"Malformed request body: {error}.", reason="malformed_json") from None
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _try_json(data: bytes) -> Any:
-    if not data:
-        return None
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _query(operation: Operation, raw: dict[str, str], microversion: tuple[int, int] | None) -> dict[str, Any]:
-    """Query parameters coerced to their documented types, validated, and gated by microversion."""
-    if operation.query_schema is None:
-        return dict(raw)
-    types = schemas.query_types(operation.query_schema)
-    query: dict[str, Any] = {}
-    for key, value in raw.items():
-        kind = types.get(key, "string")
-        if kind == "integer":
-            if not re.fullmatch(r"-?\d{1,19}", value.strip()):
-                raise APIError(400, f"Invalid query parameter '{key}': must be an integer (got {value!r}).",
-                               reason="not_an_integer")
-            query[key] = int(value)
-        elif kind == "boolean":
-            if value.lower() not in _TRUE | _FALSE:
-                raise APIError(400, f"Invalid query parameter '{key}': must be a boolean (got {value!r}).",
-                               reason="not_a_boolean")
-            query[key] = value.lower() in _TRUE
-        else:
-            query[key] = value
-    found = schemas.violations("queries", operation.query_schema, query)
-    if found:
-        violation = found[0]
-        rule = "is not a supported query parameter" if violation.reason == "unknown_field" else violation.rule
-        shown = "" if violation.reason == "unknown_field" else f" (got {violation.value!r})"
-        raise APIError(400, f"Invalid query parameter '{violation.path}': {rule}{shown}.", reason=violation.reason)
-    if microversion is not None:
-        for key, since in schemas.min_microversions(operation.query_schema).items():
-            major, minor = (int(x) for x in since.split("."))
-            if key in query and microversion < (major, minor):
-                raise APIError(
-                    400,
-                    f"Query parameter '{key}' needs microversion {since} or later; send "
-                    f"'{MICROVERSION_HEADER}: volume {since}' (this request uses {native.version_text(microversion)}).",
-                    reason="needs_microversion",
-                )
-    return query
 
 
 def json_response(status: int, body: Any) -> Response:

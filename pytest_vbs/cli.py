@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import signal
 import sys
@@ -45,10 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"-d '{{\"project_id\": \"{fake.project_id}\", \"size\": 10}}'")
         print(f"    curl -s {fake.endpoint}/backups/detail")
         print("  Ctrl-C to stop.", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     print("pytest-vbs: stopped.", flush=True)
     return 0
 

@@ -56,7 +56,7 @@ def pytest_vbs_configure(fake: FakeVBS) -> None:
 def pytest_vbs_answer(
     app: VBSApp, request: RecordedRequest, operation: Operation | None, committed: bool
 ) -> Answer | None:
-    """Answer ``request`` (sent to ``app``) instead of the fake: return an :class:`Answer`, or ``None`` to let it through.
+    """Answer ``request`` (sent to ``app``) instead of the fake: return an :class:`Answer`, or ``None``.
 
     Called before the fake handles the request (``committed=False``) and again after the operation took
     effect (``committed=True``: an answer then replaces the real response, the change stays made).
@@ -75,7 +75,9 @@ class _StandaloneManager(pluggy.PluginManager):
     def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
         opts = super().parse_hookimpl_opts(plugin, name)
         if opts is None and name.startswith("pytest_vbs_") and callable(getattr(plugin, name, None)):
-            return {}  # type: ignore[typeddict-item]
+            return pluggy.HookimplOpts(
+                wrapper=False, hookwrapper=False, optionalhook=False, tryfirst=False, trylast=False, specname=None
+            )
         return opts
 
 

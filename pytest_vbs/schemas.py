@@ -117,29 +117,30 @@ def _violation(error: ValidationError, page: str) -> Violation:
     schema_node = error.schema if isinstance(error.schema, Mapping) else {}
     path = ".".join(str(p) for p in error.absolute_path)
     value: Any = error.instance
+    expected: Any = error.validator_value
     annotated = schema_node.get("x-errors", {}).get(keyword)
     page = schema_node.get("x-doc-page", page)
     if keyword == "required":
-        missing = next((f for f in error.validator_value if f not in error.instance), "?")
+        missing = next((f for f in expected if f not in value), "?")
         path = f"{path}.{missing}" if path else missing
         return Violation(path, "is mandatory", "missing_field", None, keyword, page)
     if keyword == "additionalProperties":
         allowed = set(schema_node.get("properties", {}))
-        extra = sorted(k for k in error.instance if k not in allowed)
+        extra = sorted(k for k in value if k not in allowed)
         field = extra[0] if extra else "?"
         path = f"{path}.{field}" if path else field
         rule = "is not a documented field" + (f" (allowed: {', '.join(sorted(allowed))})" if allowed else "")
-        return Violation(path, rule, "unknown_field", error.instance.get(field), keyword, page)
+        return Violation(path, rule, "unknown_field", value.get(field), keyword, page)
     if annotated:
         return Violation(path, annotated["rule"], annotated["reason"], value, keyword, page)
-    reason, rule = _generic(keyword, error.validator_value, value)
+    reason, rule = _generic(keyword, expected, value)
     return Violation(path, rule, reason, value, keyword, page)
 
 
 def _generic(keyword: str, expected: Any, value: Any) -> tuple[str, str]:
     if keyword == "type":
         types = expected if isinstance(expected, list) else [expected]
-        names = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+        names = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in types)
         reason = "not_an_object" if types == ["object"] else "wrong_type"
         if "string" in types:
             reason = "not_a_string"

@@ -14,6 +14,7 @@ when the app marks a response with ``environ["pytest_vbs.fault"]``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import selectors
 import socket
@@ -161,10 +162,8 @@ class _ThreadedServer(ThreadedWSGIServer):
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class VBSServer:
@@ -204,7 +203,8 @@ class VBSServer:
 
     def _serve(self) -> None:
         httpd, wake = self._httpd, self._wake_r
-        assert httpd is not None and wake is not None
+        assert httpd is not None
+        assert wake is not None
         with selectors.DefaultSelector() as selector:
             selector.register(httpd.socket, selectors.EVENT_READ)
             selector.register(wake, selectors.EVENT_READ)
@@ -212,7 +212,7 @@ class VBSServer:
                 for key, _ in selector.select():
                     if key.fileobj is wake:
                         return
-                    httpd._handle_request_noblock()
+                    httpd._handle_request_noblock()  # type: ignore[attr-defined]  # socketserver's accept step
 
     def stop(self) -> None:
         httpd, thread, wake_r, wake_w = self._httpd, self._thread, self._wake_r, self._wake_w

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from pytest_vbs.errors import APIError, bad_request, not_found
 
@@ -484,7 +485,9 @@ class State:
             return Page(items=items, more=more, count=count)
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def advance(self, project_id: str | None = None, backup_id: str | None = None, *, fail_reason: str | None = None) -> int:
+    def advance(
+        self, project_id: str | None = None, backup_id: str | None = None, *, fail_reason: str | None = None
+    ) -> int:
         """Complete pending transitions (all, one project's, or one backup's); returns how many.
 
         With ``fail_reason`` they fail instead: ``creating`` → ``error``, ``restoring`` →
@@ -559,7 +562,7 @@ class State:
             return (project.backups[keys[i][1]] for i in indices)
         ordered = list(project.backups.values())
         for key, direction in reversed([*query.sort, ("id", query.sort[-1][1])]):
-            ordered.sort(key=lambda b, k=key: _sortable(getattr(b, k)), reverse=direction == "desc")
+            ordered.sort(key=_by(key), reverse=direction == "desc")
         if query.marker is not None:
             marker = self._marker(project, query.marker)
             ordered = ordered[ordered.index(marker) + 1 :]
@@ -586,6 +589,11 @@ class State:
         return True
 
 
-def _sortable(value: object) -> tuple[int, object]:
-    """Sort ``None`` first, whatever the type of the other values."""
-    return (0, "") if value is None else (1, value)
+def _by(key: str) -> Callable[[Backup], tuple[int, Any]]:
+    """Sort key on one backup attribute; ``None`` (or an attribute backups lack) sorts first."""
+
+    def sort_key(backup: Backup) -> tuple[int, Any]:
+        value = getattr(backup, key, None)
+        return (0, "") if value is None else (1, value)
+
+    return sort_key

@@ -1,0 +1,140 @@
+"""Request validation: microversion negotiation, JSON body parsing, body and query checks against the schemas.
+
+Each check raises :class:`~pytest_vbs.errors.APIError` with the status and a message that names the field
+and the rule. The server answers with it; the assertion helpers and strict mode report it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pytest_vbs import native, schemas
+from pytest_vbs.errors import APIError
+
+if TYPE_CHECKING:
+    from pytest_vbs.operations import Operation
+
+MICROVERSION_HEADER = "OpenStack-API-Version"
+_TRUE = {"true", "1", "yes", "on", "y", "t"}
+_FALSE = {"false", "0", "no", "off", "n", "f"}
+
+
+def microversion(operation: Operation, header: str | None) -> tuple[int, int] | None:
+    """``OpenStack-API-Version: volume 3.x`` on V3 routes (create page note; Cinder's negotiation)."""
+    if operation.version != "v3":
+        return None
+    if not header:
+        return native.MIN_MICROVERSION
+    for item in header.split(","):
+        service, _, value = item.strip().partition(" ")
+        if service.lower() != "volume":
+            continue
+        value = value.strip()
+        if value == "latest":
+            return native.MAX_MICROVERSION
+        match = re.fullmatch(r"(\d{1,4})\.(\d{1,4})", value)
+        if match is None:
+            raise APIError(400, f"Invalid API version request: {item.strip()!r} (expected 'volume 3.<minor>').",
+                           reason="bad_microversion")
+        wanted = (int(match[1]), int(match[2]))
+        if not native.MIN_MICROVERSION <= wanted <= native.MAX_MICROVERSION:
+            lowest, highest = (native.version_text(v) for v in (native.MIN_MICROVERSION, native.MAX_MICROVERSION))
+            raise APIError(406, f"Version {value} is not supported by the API. Minimum is {lowest} and maximum "
+                           f"is {highest}.", reason="unsupported_microversion")
+        return wanted
+    return native.MIN_MICROVERSION
+
+
+def body(operation: Operation, mimetype: str, data: bytes) -> Any:
+    """The parsed and validated body of an operation that takes one; ``None`` for the others."""
+    if operation.request_schema is None:
+        return None
+    parsed = parse_json(mimetype, data)
+    found = schemas.violations("requests", operation.request_schema, parsed)
+    if found:
+        raise APIError(400, found[0].describe(), reason=found[0].reason)
+    return parsed
+
+
+def parse_json(mimetype: str, data: bytes) -> Any:
+    """The body as JSON, or a 400/415 that says exactly what is wrong with it."""
+    if mimetype and not (mimetype == "application/json" or mimetype.endswith("+json")):
+        raise APIError(415, f"Unsupported Content-Type {mimetype!r}: the API accepts application/json.",
+                       reason="bad_media_type")
+    if not data.strip():
+        raise APIError(400, "The request body is missing: a JSON object is expected.", reason="missing_body")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        message = f"The request body is not valid UTF-8 (byte {error.start})."
+        raise APIError(400, message, reason="bad_encoding") from None
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise APIError(400, "Malformed request body: JSON nested too deeply.", reason="malformed_json") from None
+    except ValueError as error:
+        raise APIError(400, f"Malformed request body: {error}.", reason="malformed_json") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def try_json(data: bytes) -> Any:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+def query(operation: Operation, raw: Mapping[str, str], microversion: tuple[int, int] | None) -> dict[str, Any]:
+    """Query parameters coerced to their documented types, validated, and gated by microversion."""
+    if operation.query_schema is None:
+        return dict(raw)
+    types = schemas.query_types(operation.query_schema)
+    query: dict[str, Any] = {}
+    for key, value in raw.items():
+        kind = types.get(key, "string")
+        if kind == "integer":
+            if not re.fullmatch(r"-?\d{1,19}", value.strip()):
+                raise APIError(400, f"Invalid query parameter '{key}': must be an integer (got {value!r}).",
+                               reason="not_an_integer")
+            query[key] = int(value)
+        elif kind == "boolean":
+            if value.lower() not in _TRUE | _FALSE:
+                raise APIError(400, f"Invalid query parameter '{key}': must be a boolean (got {value!r}).",
+                               reason="not_a_boolean")
+            query[key] = value.lower() in _TRUE
+        else:
+            query[key] = value
+    found = schemas.violations("queries", operation.query_schema, query)
+    if found:
+        violation = found[0]
+        rule = "is not a supported query parameter" if violation.reason == "unknown_field" else violation.rule
+        shown = "" if violation.reason == "unknown_field" else f" (got {violation.value!r})"
+        raise APIError(400, f"Invalid query parameter '{violation.path}': {rule}{shown}.", reason=violation.reason)
+    if microversion is not None:
+        for key, since in schemas.min_microversions(operation.query_schema).items():
+            major, minor = (int(x) for x in since.split("."))
+            if key in query and microversion < (major, minor):
+                raise APIError(
+                    400,
+                    f"Query parameter '{key}' needs microversion {since} or later; send "
+                    f"'{MICROVERSION_HEADER}: volume {since}' (this request uses {native.version_text(microversion)}).",
+                    reason="needs_microversion",
+                )
+    return query
