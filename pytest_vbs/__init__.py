@@ -1,13 +1,36 @@
 """pytest-vbs: a faithful, stateful fake of the Volume Backup Service (VBS) API, as a pytest plugin.
 
-The names below are the public API. The fixtures ``vbs`` and ``vbs_server`` come with the plugin.
+The names below are the public API. The fixtures ``vbs``, ``vbs_server`` and ``vbs_error_status`` come
+with the plugin. Names are imported on first use, so loading the plugin stays cheap for every pytest run.
 """
 
-from pytest_vbs.errors import ERROR_STATUSES, APIError
-from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
-from pytest_vbs.hookspecs import Answer, hookimpl
-from pytest_vbs.journal import RecordedRequest
-from pytest_vbs.state import TransitionMode
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_vbs.assertions import assert_valid_request, assert_valid_response
+    from pytest_vbs.errors import ERROR_STATUSES, APIError
+    from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
+    from pytest_vbs.faults import FaultRule
+    from pytest_vbs.hookspecs import Answer, hookimpl
+    from pytest_vbs.journal import RecordedRequest
+    from pytest_vbs.state import TransitionMode
+
+_WHERE = {
+    "DEFAULT_PROJECT_ID": "pytest_vbs.fake",
+    "ERROR_STATUSES": "pytest_vbs.errors",
+    "APIError": "pytest_vbs.errors",
+    "Answer": "pytest_vbs.hookspecs",
+    "FakeVBS": "pytest_vbs.fake",
+    "FaultRule": "pytest_vbs.faults",
+    "RecordedRequest": "pytest_vbs.journal",
+    "TransitionMode": "pytest_vbs.state",
+    "assert_valid_request": "pytest_vbs.assertions",
+    "assert_valid_response": "pytest_vbs.assertions",
+    "hookimpl": "pytest_vbs.hookspecs",
+}
 
 __all__ = [
     "DEFAULT_PROJECT_ID",
@@ -15,7 +38,22 @@ __all__ = [
     "APIError",
     "Answer",
     "FakeVBS",
+    "FaultRule",
     "RecordedRequest",
     "TransitionMode",
+    "assert_valid_request",
+    "assert_valid_response",
     "hookimpl",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'pytest_vbs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
+from typing import Any
 
 import pluggy
 
@@ -209,3 +210,28 @@ class FakeVBS:
     def requests(self) -> list[RecordedRequest]:
         """Every request the fake answered since the last reset, oldest first."""
         return self.journal.entries()
+
+    def assert_called(self, operation: str, times: int | None = None, json: Any = None) -> list[RecordedRequest]:
+        """Fail unless ``operation`` was called (``times`` times) with a body containing ``json`` (a subset
+        match); the message shows the nearest requests when none matched. Returns the matching requests."""
+        from pytest_vbs import assertions
+
+        return assertions.assert_called(self.requests, operation, times, json)
+
+    def assert_not_called(self, operation: str) -> None:
+        """Fail if ``operation`` was called."""
+        from pytest_vbs import assertions
+
+        assertions.assert_not_called(self.requests, operation)
+
+    def last_request(self, operation: str) -> RecordedRequest:
+        """The most recent request of ``operation`` (fails when there is none)."""
+        from pytest_vbs import assertions
+
+        return assertions.last_request(self.requests, operation)
+
+    def assert_all_requests_valid(self) -> None:
+        """Fail listing every request sent since the reset that breaks the documented schemas."""
+        from pytest_vbs import assertions
+
+        assertions.assert_all_requests_valid(self.requests)

@@ -12,6 +12,8 @@ import pytest
 
 from pytest_vbs.errors import ERROR_STATUSES
 
+pytest.register_assert_rewrite("pytest_vbs.assertions")
+
 if TYPE_CHECKING:
     from pytest_vbs.fake import FakeVBS
 
@@ -31,6 +33,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         flag = "--vbs-" + name.replace("_", "-")
         group.addoption(flag, dest=f"vbs_{name}", default=None, help=f"{help_text} (ini: vbs_{name})")
         parser.addini(f"vbs_{name}", help_text, default=default)
+    group.addoption("--vbs-strict", action="store_true", dest="vbs_strict", default=None,
+                    help="fail a test at teardown when it sent a request that breaks the documented schema "
+                         "(ini: vbs_strict)")
+    parser.addini("vbs_strict", "strict mode: fail tests that sent undocumented requests", type="bool", default=False)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -43,6 +49,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "vbs(transitions=None, reads=None, project_id=None): configure the fake VBS for this test",
+    )
+    config.addinivalue_line(
+        "markers",
+        "vbs_strict: fail this test at teardown if it sent a request that breaks the documented VBS schema",
     )
     config.addinivalue_line(
         "markers",
@@ -95,6 +105,20 @@ def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS
     if errors:
         pytest.fail("The fake VBS server raised unexpectedly while serving this test:\n" + "\n".join(errors),
                     pytrace=False)
+    if _strict(request):
+        from pytest_vbs.assertions import assert_all_requests_valid
+
+        try:
+            assert_all_requests_valid(fake.requests)
+        except AssertionError as error:
+            pytest.fail(f"vbs strict mode: {error}", pytrace=False)
+
+
+def _strict(request: pytest.FixtureRequest) -> bool:
+    if request.node.get_closest_marker("vbs_strict") is not None:
+        return True
+    option = request.config.getoption("vbs_strict")
+    return bool(option) if option is not None else bool(request.config.getini("vbs_strict"))
 
 
 @pytest.fixture(params=ERROR_STATUSES, ids=[str(s) for s in ERROR_STATUSES])

@@ -178,3 +178,45 @@ def query_types(name: str) -> dict[str, str]:
     """The declared JSON type of each query parameter, used to coerce query strings before validation."""
     document = schema("queries", name) or {}
     return {key: spec.get("type", "string") for key, spec in document.get("properties", {}).items()}
+
+
+def microversion_violations(
+    kind: str, name: str, instance: Any, microversion: tuple[int, int] | None
+) -> list[Violation]:
+    """Fields present in ``instance`` that exist only from a later microversion (``x-min-microversion``)."""
+    document = schema(kind, name)
+    if document is None or microversion is None:
+        return []
+    found: list[Violation] = []
+    _walk_versions(document["$id"], document, instance, microversion, "", doc_page(kind, name), found)
+    return found
+
+
+def _walk_versions(
+    base: str, node: Any, instance: Any, version: tuple[int, int], path: str, page: str, found: list[Violation]
+) -> None:
+    base, node = _resolve(base, node)
+    if not isinstance(node, Mapping) or not isinstance(instance, dict):
+        return
+    for key, spec in node.get("properties", {}).items():
+        if key not in instance:
+            continue
+        child = f"{path}.{key}" if path else key
+        _, resolved = _resolve(base, spec)
+        since = resolved.get("x-min-microversion") if isinstance(resolved, Mapping) else None
+        if since and version < tuple(int(part) for part in since.split(".")):
+            found.append(Violation(child, f"exists only from microversion {since}", "needs_microversion",
+                                   instance[key], "x-min-microversion", page))
+        _walk_versions(base, spec, instance[key], version, child, page, found)
+
+
+def _resolve(base: str, node: Any) -> tuple[str, Any]:
+    """Follow ``$ref`` (relative to ``base``) until a node without one."""
+    from urllib.parse import urljoin
+
+    while isinstance(node, Mapping) and "$ref" in node:
+        uri, _, pointer = urljoin(base, node["$ref"]).partition("#")
+        base, node = uri, _all_documents()[uri]
+        for part in (p for p in pointer.split("/") if p):
+            node = node[part]
+    return base, node
