@@ -69,6 +69,11 @@ def schema_names(kind: str) -> list[str]:
     return sorted(uri[len(prefix) : -len(".json")] for uri in _all_documents() if uri.startswith(prefix))
 
 
+def definitions() -> dict[str, Any]:
+    """The shared field rules (``schemas/definitions.json``)."""
+    return _all_documents()[f"{BASE_URI}definitions.json"]
+
+
 def schema(kind: str, name: str) -> dict[str, Any] | None:
     """The raw schema document, or ``None`` when the operation has none of that kind."""
     return _all_documents().get(f"{BASE_URI}{kind}/{name}.json")
