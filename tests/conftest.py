@@ -7,13 +7,12 @@ from collections.abc import Iterator
 import pytest
 import requests
 from hypothesis import settings
-
-from pytest_vbs.hypothesis_setup import CI_PROFILE
-
-settings.load_profile(CI_PROFILE)  # bounded and derandomised: CI runs are reproducible
 from vbs_support import Disk
 
 from pytest_vbs import FakeVBS
+from pytest_vbs.hypothesis_setup import CI_PROFILE
+
+settings.load_profile(CI_PROFILE)  # bounded and derandomised: CI runs are reproducible
 
 
 @pytest.fixture
