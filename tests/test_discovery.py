@@ -82,7 +82,8 @@ def test_the_header_name_is_case_insensitive(vbs: FakeVBS, http: requests.Sessio
     vbs.add_backup(name="x")
 
     # The VBS pages write it "Openstack-Api-Version".
-    response = http.get(f"{vbs.endpoint}/backups", params={"name~": "x"}, headers={"Openstack-Api-Version": "volume 3.31"})
+    headers = {"Openstack-Api-Version": "volume 3.31"}
+    response = http.get(f"{vbs.endpoint}/backups", params={"name~": "x"}, headers=headers)
 
     assert response.status_code == 200, response.text
     assert response.headers[MV] == "volume 3.31"
