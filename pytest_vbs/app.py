@@ -17,12 +17,14 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
 from pytest_vbs import native, operations, validation
 from pytest_vbs.errors import STATUS_DESCRIPTIONS, APIError, Family, error_body
 from pytest_vbs.faults import FaultInjector
 from pytest_vbs.hookspecs import Answer
+from pytest_vbs.identity import Identity
 from pytest_vbs.journal import Journal, RecordedRequest
 from pytest_vbs.state import State
 
@@ -53,6 +55,7 @@ class VBSApp:
         hook: Any = None,
         *,
         max_body: int = DEFAULT_MAX_BODY,
+        identity: Identity | None = None,
     ) -> None:
         self.state = state if state is not None else State()
         self.journal = journal if journal is not None else Journal()
@@ -60,6 +63,7 @@ class VBSApp:
         self.max_body = max_body
         self.url_map = operations.url_map()
         self.faults = FaultInjector(self)
+        self.identity = identity if identity is not None else Identity()  #: users, tokens, API auth
         self._errors_lock = threading.Lock()
         self._unexpected: list[str] = []
 
@@ -67,6 +71,7 @@ class VBSApp:
     def reset(self) -> None:
         """Forget all state, journal entries, fault rules and recorded internal errors."""
         self.state.reset()
+        self.identity.reset()
         self.journal.clear()
         self.faults.clear()
         self.take_unexpected_errors()
@@ -109,10 +114,12 @@ class VBSApp:
                 if route_error is not None:
                     raise route_error
                 assert operation is not None
+                self.identity.check(operation, args, request.headers, request.host_url.rstrip("/"))
                 microversion = validation.microversion(operation, request.headers.get(validation.MICROVERSION_HEADER))
                 call = self._call(request, operation, args, entry, microversion)
                 result = operation.handler(call)
                 response = json_response(operation.status, result)
+                response.headers.update(call.response_headers)
                 answer = self._ask_hooks(entry, operation, committed=True)
             if answer is not None:
                 if answer.status is not None or response is None:
@@ -123,7 +130,8 @@ class VBSApp:
                     request.environ["pytest_vbs.fault"] = answer.fault
             assert response is not None
         except APIError as error:
-            response = json_response(error.status, error_body(family, error.status, error.message, error.code))
+            code = error.code or (operation.codes.get(error.reason or "") if operation else None)
+            response = json_response(error.status, error_body(family, error.status, error.message, code))
             response.headers.update(error.headers)
         except Exception:  # a bug in the fake (or a hook): answer like Cinder would, and keep the traceback
             details = traceback.format_exc()
@@ -201,13 +209,16 @@ class VBSApp:
             microversion=microversion,
             base_url=request.host_url.rstrip("/"),
             path=request.path,
+            headers=request.headers,
         )
 
 
 def json_response(status: int, body: Any) -> Response:
+    """A JSON response (or an empty one) with the standard reason phrase (``404 Not Found``)."""
+    line = f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}"
     if body is None:
-        return Response(b"", status=status)
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+        return Response(b"", status=line)
+    return Response(json.dumps(body), status=line, mimetype="application/json")
 
 
 def answer_response(answer: Answer, family: Family) -> Response:

@@ -55,10 +55,12 @@ def _assert_valid(kind: str, name: str, body: Any, microversion: str | None) -> 
         kind, schema_name, body, version
     )
     if found:
-        page = found[0].doc_page or schemas.doc_page(kind, schema_name)
+        page = schemas.doc_page(kind, schema_name) or operation.doc_page
         lines = [f"{name} {what} body does not match the documented schema (page: {page}):"]
         lines += [f"  {v.path or '<body>'}: {v.rule} [{v.reason}]"
-                  + ("" if v.reason == "missing_field" else f"; got {_show(v.value)}") for v in found]
+                  + ("" if v.reason == "missing_field" else f"; got {_show(v.value)}")
+                  + (f" (rule from page: {v.doc_page})" if v.doc_page and v.doc_page != page else "")
+                  for v in found]
         raise AssertionError("\n".join(lines))
 
 

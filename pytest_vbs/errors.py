@@ -4,12 +4,16 @@ Native OpenStack routes (``/v2|v3/{project_id}/backups``, volumes, snapshots, di
 answer like Cinder (``cinder/api/openstack/wsgi.py``): ``{"<faultName>": {"code": <int>, "message": ...}}``;
 the deprecated-delete page shows ``{"itemNotFound": {"message": ..., "code": 404}}``.
 VBS-native routes answer ``{"error": {"code": "<VBS code>", "message": ...}}`` (every VBS-native page).
+The fake identity service (``/identity``) answers like Keystone: ``{"error": {"code": <int>, "message": ...,
+"title": "<reason phrase>"}}``.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+
+from werkzeug.http import HTTP_STATUS_CODES
 
 # Cinder's fault names; any other status is a ``computeFault``.
 FAULT_NAMES: Mapping[int, str] = {
@@ -65,12 +69,14 @@ class Family(enum.Enum):
 
     NATIVE = "native"
     VBS = "vbs"
+    IDENTITY = "identity"
 
 
 class APIError(Exception):
     """An error answer: status, message and, for VBS-native routes, the VBS error code.
 
-    ``reason`` is a short stable label (``"too_long"``, ``"not_found"`` ...) for tests and strategies.
+    ``reason`` is a short stable label (``"too_long"``, ``"backup_not_found"`` ...): operations map reasons to
+    their VBS error codes, and tests and strategies assert them.
     """
 
     def __init__(
@@ -92,7 +98,7 @@ class APIError(Exception):
 
 def not_found(kind: str, ident: str) -> APIError:
     """Cinder's wording, as on the delete page: ``Backup <id> could not be found.``"""
-    return APIError(404, f"{kind} {ident} could not be found.", reason="not_found")
+    return APIError(404, f"{kind} {ident} could not be found.", reason=f"{kind.lower()}_not_found")
 
 
 def bad_request(message: str, *, reason: str = "invalid", code: str | None = None) -> APIError:
@@ -103,4 +109,6 @@ def error_body(family: Family, status: int, message: str, code: str | None = Non
     """The documented error envelope of ``family`` for ``status``."""
     if family is Family.VBS:
         return {"error": {"code": code or DEFAULT_VBS_CODES.get(status, "VolumeBackup.0900"), "message": message}}
+    if family is Family.IDENTITY:
+        return {"error": {"code": status, "message": message, "title": HTTP_STATUS_CODES.get(status, "Error")}}
     return {FAULT_NAMES.get(status, "computeFault"): {"code": status, "message": message}}

@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from werkzeug.datastructures import Headers
 from werkzeug.routing import Map, Rule
 
-from pytest_vbs import control, native
+from pytest_vbs import cloudbackups, control, identity, native
 from pytest_vbs.errors import Family
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ class Call:
     microversion: tuple[int, int] | None
     base_url: str
     path: str
+    headers: Headers = field(default_factory=Headers)  #: the request's headers
+    response_headers: dict[str, str] = field(default_factory=dict)  #: headers the handler adds to its answer
 
     @property
     def state(self) -> State:
@@ -59,6 +62,8 @@ class Operation:
     version: str = ""  #: URL version segment for native routes (``v2``/``v3``), for links and microversions
     journal: bool = True  #: control routes are not recorded
     tags: tuple[str, ...] = field(default=())
+    #: VBS error code for each error reason this operation can give (VBS-native envelope only).
+    codes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def documented(self) -> bool:
@@ -95,6 +100,35 @@ def _native_backups(version: str, suffix: str, page_suffix: str) -> list[Operati
     ]
 
 
+# Error codes of the VBS-native backup operations, by error reason (error_codes; mapping of digest 9.3).
+_FORMAT_CODES = {"malformed_json": "VolumeBackup.0002", "missing_body": "VolumeBackup.0002",
+                 "bad_encoding": "VolumeBackup.0002", "bad_media_type": "VolumeBackup.0002"}
+
+
+def _cloudbackups() -> list[Operation]:
+    base = "/v2/<project_id>/cloudbackups"
+    common: dict[str, Any] = {"family": Family.VBS, "tags": ("vbs", "vbs-native")}
+    restore_codes = {"backup_not_found": "VolumeBackup.0111", "volume_not_found": "VolumeBackup.0111",
+                     **dict.fromkeys(_FORMAT_CODES, "VolumeBackup.0210")}
+    return [
+        Operation("create_vbs_backup", "POST", base, cloudbackups.create, request_schema="create_vbs_backup",
+                  doc_page="creating_a_vbs_backup", codes={
+                      **_FORMAT_CODES, "volume_not_found": "VolumeBackup.0021",
+                      "snapshot_not_found": "VolumeBackup.0020", "snapshot_mismatch": "VolumeBackup.0019",
+                      "snapshot_status": "VolumeBackup.0062"}, **common),
+        Operation("delete_vbs_backup", "POST", f"{base}/<backup_id>", cloudbackups.delete,
+                  doc_page="deleting_a_vbs_backup_deprecated",
+                  codes={"backup_not_found": "VolumeBackup.0110", "backup_status": "VolumeBackup.0125"}, **common),
+        Operation("restore_vbs_backup", "POST", f"{base}/<backup_id>/restore", cloudbackups.restore,
+                  request_schema="restore_vbs_backup", doc_page="restoring_a_disk_using_a_vbs_backup",
+                  codes=restore_codes, **common),
+        Operation("get_quota", "GET", f"{base}/quota", cloudbackups.get_quota, doc_page="querying_quotas",
+                  **common),
+        Operation("get_job", "GET", "/v1/<project_id>/jobs/<job_id>", cloudbackups.get_job,
+                  doc_page="querying_the_job_status", codes={"job_not_found": "common.0011"}, **common),
+    ]
+
+
 def _volumes_and_snapshots() -> list[Operation]:
     base = "/v3/<project_id>"
     common: dict[str, Any] = {"version": "v3", "tags": ("cinder",), "doc_page": "cinder (not a VBS page)"}
@@ -126,6 +160,22 @@ def _discovery() -> list[Operation]:
     ]
 
 
+def _identity() -> list[Operation]:
+    """The fake Keystone v3 (identity.py): version documents and tokens, under ``/identity``."""
+    base = identity.PREFIX
+    common: dict[str, Any] = {"family": Family.IDENTITY, "tags": ("identity",),
+                              "doc_page": "keystone: api-ref/source/v3/authenticate-v3.inc"}
+    return [
+        Operation("identity_list_versions", "GET", base, identity.list_versions, 300, **common),
+        Operation("identity_show_version", "GET", f"{base}/v3", identity.show_version, **common),
+        Operation("identity_create_token", "POST", f"{base}/v3/auth/tokens", identity.create_token, 201,
+                  request_schema="identity_create_token", **common),
+        Operation("identity_validate_token", "GET", f"{base}/v3/auth/tokens", identity.validate_token, **common),
+        Operation("identity_revoke_token", "DELETE", f"{base}/v3/auth/tokens", identity.revoke_token, 204,
+                  **common),
+    ]
+
+
 def _control() -> list[Operation]:
     base = "/__vbs__"
     common: dict[str, Any] = {"tags": ("control",), "journal": False, "doc_page": "README: control API"}
@@ -152,8 +202,10 @@ def _control() -> list[Operation]:
 OPERATIONS: tuple[Operation, ...] = (
     *_native_backups("v3", "", "v3_api"),
     *_native_backups("v2", "_v2", "api_deprecated"),
+    *_cloudbackups(),
     *_volumes_and_snapshots(),
     *_discovery(),
+    *_identity(),
     *_control(),
 )
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ class Violation:
     value: Any
     keyword: str
     doc_page: str
+    code: str | None = None  #: the VBS error code the schema gives this rule (VBS-native operations)
 
     def describe(self) -> str:
         where = f"field '{self.path}'" if self.path else "the body"
@@ -105,8 +106,34 @@ def violations(kind: str, name: str, instance: Any) -> list[Violation]:
     validator = _validator(kind, name)
     if validator is None:
         return []
+    document = schema(kind, name) or {}
     page = doc_page(kind, name)
-    return [_violation(error, page) for error in _leaves(validator.iter_errors(instance))]
+    found = []
+    for error in _leaves(validator.iter_errors(instance)):
+        violation = _violation(error, page)
+        if violation.code is None:
+            violation = replace(violation, code=_code_along(document, error.absolute_schema_path))
+        found.append(violation)
+    return found
+
+
+def _code_along(document: Mapping[str, Any], schema_path: Iterable[Any]) -> str | None:
+    """The deepest ``x-code`` on the way from the schema's root to the failing keyword (through ``$ref``s),
+    else the document's ``x-default-code``: a field's code can depend on where a shared rule is used."""
+    code = document.get("x-default-code")
+    base = str(document.get("$id", BASE_URI))
+    node_: Any = document
+    for step in schema_path:
+        if not isinstance(node_, Mapping):
+            break
+        code = node_.get("x-code", code)
+        if step == "$ref":
+            base, node_ = _resolve(base, node_)
+        else:
+            node_ = node_.get(step) if isinstance(node_, Mapping) else node_[step]
+    if isinstance(node_, Mapping):
+        code = node_.get("x-code", code)
+    return str(code) if code else None
 
 
 def _leaves(errors: Iterator[ValidationError]) -> Iterator[ValidationError]:
@@ -128,7 +155,8 @@ def _violation(error: ValidationError, page: str) -> Violation:
     if keyword == "required":
         missing = next((f for f in expected if f not in value), "?")
         path = f"{path}.{missing}" if path else missing
-        return Violation(path, "is mandatory", "missing_field", None, keyword, page)
+        code = schema_node.get("x-missing-codes", {}).get(missing)
+        return Violation(path, "is mandatory", "missing_field", None, keyword, page, code)
     if keyword == "additionalProperties":
         allowed = set(schema_node.get("properties", {}))
         extra = sorted(k for k in value if k not in allowed)
@@ -136,10 +164,12 @@ def _violation(error: ValidationError, page: str) -> Violation:
         path = f"{path}.{field}" if path else field
         rule = "is not a documented field" + (f" (allowed: {', '.join(sorted(allowed))})" if allowed else "")
         return Violation(path, rule, "unknown_field", value.get(field), keyword, page)
+    code = schema_node.get("x-code")
     if annotated:
-        return Violation(path, annotated["rule"], annotated["reason"], value, keyword, page)
+        return Violation(path, annotated["rule"], annotated["reason"], value, keyword, page,
+                         annotated.get("code", code))
     reason, rule = _generic(keyword, expected, value)
-    return Violation(path, rule, reason, value, keyword, page)
+    return Violation(path, rule, reason, value, keyword, page, code)
 
 
 def _generic(keyword: str, expected: Any, value: Any) -> tuple[str, str]:

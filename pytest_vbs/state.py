@@ -64,13 +64,50 @@ class Snapshot:
     created_at: datetime
 
 
+#: Job types (UMN CTS trace names; the job page shows bksCreateBackup) and the error code a failed job carries.
+JOB_ERRORS = {
+    "bksCreateBackup": "VolumeBackup.0027",  # Failed to create the backup.
+    "bksDeleteBackup": "VolumeBackup.0102",  # Failed to delete the backup.
+    "bksRestoreBackup": "VolumeBackup.0200",  # Failed to restore data.
+}
+#: Quota resource types (querying_quotas); -1 is unlimited.
+QUOTA_TYPES = ("backups", "backup_gigabytes")
+
+
+class Clock:
+    """The fake's time: real UTC time shifted by what tests advanced it, or frozen where a test set it."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+        self.frozen: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.frozen if self.frozen is not None else utcnow() + self.offset
+
+
+@dataclass
+class Job:
+    """An asynchronous VBS-native job (querying_the_job_status): INIT → RUNNING → SUCCESS | FAIL."""
+
+    id: str
+    project_id: str
+    job_type: str
+    status: str
+    entities: dict[str, str]
+    begin_time: datetime
+    end_time: datetime | None = None
+    error_code: str | None = None
+    fail_reason: str | None = None
+
+
 @dataclass
 class Pending:
-    """A status change in progress: where it lands on success and on failure."""
+    """A status change in progress: where it lands on success and on failure, and the job reporting it."""
 
     success: str | None  # None: the backup is removed (deletion)
     failure: str
     reads_left: int
+    job: Job | None = None
 
 
 @dataclass
@@ -92,6 +129,9 @@ class Backup:
     fail_reason: str | None = None
     object_count: int = 0
     pending: Pending | None = None
+    tags: list[dict[str, str]] = field(default_factory=list)
+    job_id: str | None = None  #: the last VBS-native job about this backup
+    policy_id: str | None = None  #: the backup policy that made it, if any
 
     @property
     def sort_key(self) -> tuple[datetime, str]:
@@ -128,6 +168,8 @@ class Project:
         self.snapshots: dict[str, Snapshot] = {}
         self.backups: dict[str, Backup] = {}
         self.order: list[tuple[datetime, str]] = []
+        self.jobs: dict[str, Job] = {}
+        self.quota: dict[str, int] = dict.fromkeys(QUOTA_TYPES, -1)
 
     def add_backup(self, backup: Backup) -> None:
         self.backups[backup.id] = backup
@@ -150,19 +192,35 @@ class State:
         *,
         transitions: TransitionMode = TransitionMode.IMMEDIATE,
         reads: int = 1,
-        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.lock = threading.RLock()
         self.transitions = transitions
         self.reads = reads
-        self.clock = clock
+        self.clock = Clock()
         self._last_time = datetime.min
         self._projects: dict[str, Project] = {}
+        #: Called with (old, new) times whenever a test advances the clock (policy schedules use it).
+        self.clock_listeners: list[Callable[[datetime, datetime], None]] = []
 
     # -- housekeeping -------------------------------------------------------------------------
     def reset(self) -> None:
         with self.lock:
             self._projects.clear()
+            self.clock = Clock()
+            self._last_time = datetime.min
+
+    def advance_clock(self, delta: timedelta) -> None:
+        """Move the fake's time forward; scheduled work due in between runs, in order."""
+        if delta < timedelta(0):
+            raise ValueError("the clock only moves forward")
+        with self.lock:
+            old = self.clock()
+            self.clock.offset += delta
+            if self.clock.frozen is not None:
+                self.clock.frozen += delta
+            new = self.clock()
+            for listener in self.clock_listeners:
+                listener(old, new)
 
     def configure(self, *, transitions: TransitionMode | None = None, reads: int | None = None) -> None:
         with self.lock:
@@ -280,8 +338,15 @@ class State:
         name: str | None = None,
         description: str | None = None,
         force: bool = False,
+        job_type: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+        full: bool = False,
+        policy_id: str | None = None,
     ) -> Backup:
-        """Start a backup (``creating``) after the documented checks on disk and snapshot."""
+        """Start a backup (``creating``) after the documented checks on disk and snapshot.
+
+        ``job_type`` also starts a VBS-native job (``backup.job_id``); ``full`` forces a full backup.
+        """
         with self.lock:
             project = self.project(project_id)
             volume = self.volume(project_id, volume_id)
@@ -327,6 +392,7 @@ class State:
                     reason="backup_limit",
                     code="VolumeBackup.0040",
                 )
+            self._check_quota(project, volume.size)
             now = self.now()
             backup = Backup(
                 id=str(uuid.uuid4()),
@@ -342,12 +408,67 @@ class State:
                 updated_at=now,
                 data_timestamp=data_timestamp or now,
                 # VBS makes the first backup of a disk full and later ones incremental (create page).
-                is_incremental=bool(siblings),
+                is_incremental=bool(siblings) and not full,
+                tags=list(tags or []),
+                policy_id=policy_id,
             )
             project.add_backup(backup)
             volume.backup_ids.append(backup.id)
-            self._begin(backup, success="available", failure="error")
+            entities = {"backup_id": backup.id, "volume_id": volume.id, "snapshot_id": snapshot_id or "",
+                        "bks_create_volume_name": volume.name or ""}
+            self._begin(backup, success="available", failure="error", job=self._job(backup, job_type, entities))
             return backup
+
+    def _check_quota(self, project: Project, size: int) -> None:
+        """The project's backup quotas (querying_quotas; VolumeBackup.0080 / 0081)."""
+        used = self.quota_usage(project.id)
+        limit = project.quota
+        if limit["backups"] >= 0 and used["backups"] + 1 > limit["backups"]:
+            raise bad_request(f"The quota for the number of backups ({limit['backups']}) has been used up.",
+                              reason="backup_quota", code="VolumeBackup.0080")
+        if limit["backup_gigabytes"] >= 0 and used["backup_gigabytes"] + size > limit["backup_gigabytes"]:
+            raise bad_request(
+                f"The quota for the capacity of backups ({limit['backup_gigabytes']} GB) has been used up: "
+                f"{used['backup_gigabytes']} GB used, {size} GB more needed.",
+                reason="backup_gigabytes_quota", code="VolumeBackup.0081",
+            )
+
+    def quota_usage(self, project_id: str) -> dict[str, int]:
+        with self.lock:
+            backups = self.project(project_id).backups.values()
+            return {"backups": len(backups), "backup_gigabytes": sum(b.size for b in backups)}
+
+    def set_quota(self, project_id: str, **limits: int) -> None:
+        """Set quota limits (``backups``, ``backup_gigabytes``; -1 = unlimited)."""
+        unknown = set(limits) - set(QUOTA_TYPES)
+        if unknown:
+            raise ValueError(f"unknown quota type(s) {sorted(unknown)}; known: {QUOTA_TYPES}")
+        with self.lock:
+            self.project(project_id).quota.update(limits)
+
+    def _job(self, backup: Backup, job_type: str | None, entities: dict[str, str]) -> Job | None:
+        if job_type is None:
+            return None
+        job = Job(id=uuid.uuid4().hex, project_id=backup.project_id, job_type=job_type, status="INIT",
+                  entities=entities, begin_time=self.now())
+        self.project(backup.project_id).jobs[job.id] = job
+        backup.job_id = job.id
+        return job
+
+    def job(self, project_id: str, job_id: str) -> Job:
+        """A job; reading it counts as a read of its backup (``TransitionMode.READS``)."""
+        with self.lock:
+            project = self.project(project_id)
+            job = project.jobs.get(job_id)
+            if job is None:
+                raise APIError(404, f"Job {job_id} could not be found: query job fail.", reason="job_not_found")
+            if job.status in ("INIT", "RUNNING"):
+                backup = project.backups.get(job.entities.get("backup_id", ""))
+                if backup is not None and backup.pending is not None and backup.pending.job is job:
+                    self._on_read(backup)
+                if job.status == "INIT":
+                    job.status = "RUNNING"
+            return job
 
     def add_backup(
         self,
@@ -410,7 +531,7 @@ class State:
             volume = self.project(backup.project_id).volumes.get(backup.volume_id)
             return volume is not None and bool(volume.backup_ids) and volume.backup_ids[-1] != backup.id
 
-    def delete_backup(self, project_id: str, backup_id: str) -> Backup:
+    def delete_backup(self, project_id: str, backup_id: str, *, job_type: str | None = None) -> Backup:
         with self.lock:
             backup = self.backup(project_id, backup_id)
             # UMN (vbs_backup_management): deletion only in Available or Error.
@@ -422,10 +543,13 @@ class State:
                 )
             backup.status = "deleting"
             backup.updated_at = self.now()
-            self._begin(backup, success=None, failure="error")
+            entities = {"backup_id": backup.id, "volume_id": backup.volume_id}
+            self._begin(backup, success=None, failure="error", job=self._job(backup, job_type, entities))
             return backup
 
-    def restore_backup(self, project_id: str, backup_id: str, volume_id: str) -> tuple[Backup, Volume]:
+    def restore_backup(
+        self, project_id: str, backup_id: str, volume_id: str, *, job_type: str | None = None
+    ) -> tuple[Backup, Volume]:
         with self.lock:
             backup = self.backup(project_id, backup_id)
             volume = self.volume(project_id, volume_id)
@@ -461,7 +585,9 @@ class State:
                 )
             backup.status = "restoring"
             backup.updated_at = self.now()
-            self._begin(backup, success="available", failure="error_restoring")
+            entities = {"backup_id": backup.id, "volume_id": volume.id}
+            job = self._job(backup, job_type, entities)
+            self._begin(backup, success="available", failure="error_restoring", job=job)
             return backup, volume
 
     def list_backups(self, project_id: str, query: ListQuery) -> Page:
@@ -512,14 +638,15 @@ class State:
         """Force a backup into ``error`` with ``fail_reason``, whatever it was doing."""
         with self.lock:
             backup = self.backup(project_id, backup_id)
-            backup.pending = None
+            if backup.pending is not None:
+                self._finish(backup, fail_reason=fail_reason)
             backup.status = "error"
             backup.fail_reason = fail_reason
             backup.updated_at = self.now()
             return backup
 
-    def _begin(self, backup: Backup, *, success: str | None, failure: str) -> None:
-        backup.pending = Pending(success=success, failure=failure, reads_left=self.reads)
+    def _begin(self, backup: Backup, *, success: str | None, failure: str, job: Job | None = None) -> None:
+        backup.pending = Pending(success=success, failure=failure, reads_left=self.reads, job=job)
         if self.transitions is TransitionMode.IMMEDIATE:
             self._finish(backup)
 
@@ -537,6 +664,11 @@ class State:
         assert pending is not None
         backup.pending = None
         backup.updated_at = self.now()
+        if pending.job is not None:
+            job = pending.job
+            job.status, job.end_time = ("FAIL" if fail_reason is not None else "SUCCESS"), backup.updated_at
+            if fail_reason is not None:
+                job.error_code, job.fail_reason = JOB_ERRORS.get(job.job_type), fail_reason
         if fail_reason is not None:
             backup.status = pending.failure
             backup.fail_reason = fail_reason

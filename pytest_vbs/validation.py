@@ -55,7 +55,7 @@ def body(operation: Operation, mimetype: str, data: bytes) -> Any:
     parsed = parse_json(mimetype, data)
     found = schemas.violations("requests", operation.request_schema, parsed)
     if found:
-        raise APIError(400, found[0].describe(), reason=found[0].reason)
+        raise APIError(400, found[0].describe(), reason=found[0].reason, code=found[0].code)
     return parsed
 
 
