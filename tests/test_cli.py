@@ -1,0 +1,171 @@
+"""``python -m pytest_vbs serve``: a standalone fake in a subprocess, stopped by a signal."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+#: Generous bounds for a subprocess to start or stop; they are deadlines against hangs, not timing assertions.
+DEADLINE = 20.0
+
+
+class Server:
+    """A ``serve`` subprocess and the lines it printed."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.url = self._wait_for_url()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _wait_for_url(self) -> str:
+        while True:
+            line = self.lines.get(timeout=DEADLINE)
+            if line is None:
+                raise AssertionError(f"serve exited before printing its URL: {''.join(self.output)}")
+            self.output.append(line)
+            match = re.search(r"(http://\S+)", line)
+            if match:
+                return match.group(1).rstrip("/")
+
+    def stop(self, signum: int) -> tuple[int, str]:
+        """Send ``signum``; the exit status and everything printed."""
+        self.process.send_signal(signum)
+        status = self.process.wait(timeout=DEADLINE)
+        while (line := self.lines.get(timeout=DEADLINE)) is not None:
+            self.output.append(line)
+        return status, "".join(self.output)
+
+
+@contextmanager
+def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_vbs", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        yield Server(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=DEADLINE)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_serve_then_stop_with_ctrl_c(http: requests.Session) -> None:
+    with serve("--project-id", "cli-project") as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        endpoint = f"{server.url}/v3/cli-project"
+        volume = http.post(f"{server.url}/__vbs__/volumes", json={"project_id": "cli-project", "size": 10})
+        assert volume.status_code == 201, volume.text
+        volume_id = volume.json()["volume"]["id"]
+        snapshot = http.post(f"{endpoint}/snapshots", json={"snapshot": {"volume_id": volume_id}})
+        created = http.post(
+            f"{endpoint}/backups",
+            json={"backup": {"volume_id": volume_id, "snapshot_id": snapshot.json()["snapshot"]["id"], "name": "cli"}},
+        )
+        assert created.status_code == 202, created.text
+        backup = http.get(f"{endpoint}/backups/{created.json()['backup']['id']}").json()["backup"]
+        assert (backup["name"], backup["status"], backup["os-backup-project-attr:project_id"]) == (
+            "cli", "available", "cli-project"
+        )
+        journal = http.get(f"{server.url}/__vbs__/requests").json()["requests"]
+        assert [e["operation"] for e in journal] == ["create_snapshot", "create_backup", "get_backup"]
+        http.close()
+
+        status, output = server.stop(signal.SIGINT)
+
+    assert status == 0, output
+    assert "stopped" in output
+    assert "Traceback" not in output
+    assert "/v3/cli-project" in output  # the printed example endpoint uses the project
+
+
+def test_serve_stops_on_sigterm() -> None:
+    with serve() as server:
+        assert requests.get(f"{server.url}/", timeout=DEADLINE).status_code == 300
+
+        status, output = server.stop(signal.SIGTERM)
+
+    assert status == 0, output
+    assert "stopped" in output
+
+
+def test_serve_with_manual_transitions(http: requests.Session) -> None:
+    with serve("--project-id", "p", "--transitions", "manual") as server:
+        volume_id = http.post(f"{server.url}/__vbs__/volumes", json={"project_id": "p"}).json()["volume"]["id"]
+        snapshot_id = http.post(f"{server.url}/__vbs__/snapshots",
+                                json={"project_id": "p", "volume_id": volume_id}).json()["snapshot"]["id"]
+        created = http.post(f"{server.url}/v3/p/backups",
+                            json={"backup": {"volume_id": volume_id, "snapshot_id": snapshot_id}})
+        url = f"{server.url}/v3/p/backups/{created.json()['backup']['id']}"
+        assert http.get(url).json()["backup"]["status"] == "creating"
+        assert http.post(f"{server.url}/__vbs__/advance", json={}).json() == {"advanced": 1}
+        assert http.get(url).json()["backup"]["status"] == "available"
+        http.close()
+
+        status, _ = server.stop(signal.SIGINT)
+
+    assert status == 0
+
+
+def test_serve_loads_plugins(tmp_path: Path, http: requests.Session) -> None:
+    (tmp_path / "vbs_cli_seed_plugin.py").write_text(
+        "def pytest_vbs_configure(fake):\n"
+        "    volume = fake.add_volume(size=7, name='seeded')\n"
+        "    fake.add_snapshot(volume, name='seeded-snap')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+
+    with serve("--project-id", "plugged", "--plugin", "vbs_cli_seed_plugin", env=env) as server:
+        volumes = http.get(f"{server.url}/v3/plugged/volumes/detail").json()["volumes"]
+        snapshots = http.get(f"{server.url}/v3/plugged/snapshots").json()["snapshots"]
+        # The seeding runs again after a reset.
+        http.post(f"{server.url}/__vbs__/reset")
+        after_reset = http.get(f"{server.url}/v3/plugged/volumes").json()["volumes"]
+        http.close()
+
+        status, output = server.stop(signal.SIGINT)
+
+    assert [(v["name"], v["size"]) for v in volumes] == [("seeded", 7)]
+    assert [(s["name"], s["volume_id"]) for s in snapshots] == [("seeded-snap", volumes[0]["id"])]
+    assert [v["name"] for v in after_reset] == ["seeded"]
+    assert status == 0, output
+
+
+def test_serve_rejects_an_unknown_plugin() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest_vbs", "serve", "--port", "0", "--plugin", "no_such_module_for_vbs"],
+        capture_output=True, text=True, timeout=DEADLINE,
+    )
+
+    assert result.returncode != 0
+    assert "no_such_module_for_vbs" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["serve", "--transitions", "sometimes"], ["serve", "--port", "x"], ["nothing"]])
+def test_bad_arguments_exit_2(args: list[str]) -> None:
+    result = subprocess.run([sys.executable, "-m", "pytest_vbs", *args], capture_output=True, text=True,
+                            timeout=DEADLINE)
+
+    assert result.returncode == 2
+    assert "usage:" in result.stderr

@@ -1,0 +1,248 @@
+"""The pytest plugin as its users see it, in fresh pytest projects (``pytester``)."""
+
+from __future__ import annotations
+
+import pytest
+
+TEST_STATUS_AFTER_CREATE = """
+import requests
+
+def test_status(vbs):
+    volume = vbs.add_volume()
+    body = {"backup": {"volume_id": volume, "snapshot_id": vbs.add_snapshot(volume)}}
+    with requests.Session() as http:
+        backup_id = http.post(f"{vbs.endpoint}/backups", json=body).json()["backup"]["id"]
+        seen = [http.get(f"{vbs.endpoint}/backups/{backup_id}").json()["backup"]["status"] for _ in range(3)]
+    assert seen == EXPECTED, seen
+"""
+
+
+def status_test(expected: list[str]) -> str:
+    return TEST_STATUS_AFTER_CREATE.replace("EXPECTED", repr(expected))
+
+
+def test_the_vbs_fixture_works_in_a_fresh_project(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import requests
+        from pytest_vbs import DEFAULT_PROJECT_ID, FakeVBS
+
+        def test_create_and_get(vbs):
+            assert isinstance(vbs, FakeVBS)
+            assert vbs.project_id == DEFAULT_PROJECT_ID
+            volume = vbs.add_volume(size=10)
+            body = {"backup": {"volume_id": volume, "snapshot_id": vbs.add_snapshot(volume), "name": "b1"}}
+            created = requests.post(f"{vbs.endpoint}/backups", json=body)
+            assert created.status_code == 202
+            backup_id = created.json()["backup"]["id"]
+            assert requests.get(f"{vbs.endpoint}/backups/{backup_id}").json()["backup"]["status"] == "available"
+            assert [r.operation for r in vbs.requests] == ["create_backup", "get_backup"]
+
+        def test_clean_again(vbs):
+            assert vbs.backups == {} and vbs.requests == []
+
+        def test_same_server_for_the_session(vbs, vbs_server):
+            assert vbs.url == vbs_server.url
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=3)
+
+
+def test_option_transitions_manual(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(status_test(["creating", "creating", "creating"]))
+
+    result = pytester.runpytest("--vbs-transitions", "manual")
+
+    result.assert_outcomes(passed=1)
+
+
+def test_option_transitions_reads_and_reads(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(status_test(["creating", "available", "available"]))
+
+    result = pytester.runpytest("--vbs-transitions=reads", "--vbs-reads=1")
+
+    result.assert_outcomes(passed=1)
+
+
+def test_ini_transitions_reads(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nvbs_transitions = reads\nvbs_reads = 2\n")
+    pytester.makepyfile(status_test(["creating", "creating", "available"]))
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=1)
+
+
+def test_the_command_line_wins_over_the_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nvbs_transitions = reads\n")
+    pytester.makepyfile(status_test(["available", "available", "available"]))
+
+    result = pytester.runpytest("--vbs-transitions", "immediate")
+
+    result.assert_outcomes(passed=1)
+
+
+def test_option_project_id(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_project(vbs):
+            assert vbs.project_id == "from-cli"
+            assert vbs.endpoint.endswith("/v3/from-cli")
+        """
+    )
+
+    result = pytester.runpytest("--vbs-project-id", "from-cli")
+
+    result.assert_outcomes(passed=1)
+
+
+def test_marker_is_registered_for_strict_markers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import requests
+
+        @pytest.mark.vbs(transitions="reads", reads=2, project_id="marked")
+        def test_marked(vbs):
+            assert vbs.project_id == "marked"
+            assert vbs.state.transitions.value == "reads"
+            assert vbs.state.reads == 2
+
+        @pytest.mark.vbs(transitions="manual")
+        def test_manual(vbs):
+            assert vbs.state.transitions.value == "manual"
+
+        def test_unmarked_is_back_to_the_defaults(vbs):
+            assert vbs.state.transitions.value == "immediate"
+            assert vbs.state.reads == 1
+        """
+    )
+
+    result = pytester.runpytest("--strict-markers")
+    markers = pytester.runpytest("--markers")
+
+    result.assert_outcomes(passed=3)
+    markers.stdout.fnmatch_lines(["@pytest.mark.vbs(*transitions*reads*project_id*"])
+
+
+def test_configure_hook_seeds_every_test(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_vbs_configure(fake):
+            volume = fake.add_volume(size=30, name="seeded")
+            fake.add_snapshot(volume)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("run", range(3))
+        def test_seeded(vbs, run):
+            assert [(v.name, v.size) for v in vbs.volumes.values()] == [("seeded", 30)]
+            assert len(vbs.snapshots) == 1
+            vbs.add_volume(name=f"extra-{run}")  # must not leak into the next test
+        """
+    )
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=3)
+
+
+def test_answer_hook_overrides_a_route(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest_vbs
+
+        def pytest_vbs_answer(request, operation, committed):
+            if not committed and operation is not None and operation.name == "list_backups":
+                return pytest_vbs.Answer(status=418, json={"x": 1})
+            return None
+        """
+    )
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_overridden(vbs):
+            response = requests.get(f"{vbs.endpoint}/backups")
+            assert response.status_code == 418
+            assert response.json() == {"x": 1}
+            assert requests.get(f"{vbs.endpoint}/backups/detail").status_code == 200
+            assert [(r.operation, r.status) for r in vbs.requests] == [
+                ("list_backups", 418), ("list_backups_detail", 200),
+            ]
+        """
+    )
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=1)
+
+
+def test_an_answer_before_commit_leaves_the_state_alone(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest_vbs
+
+        def pytest_vbs_answer(request, operation, committed):
+            if operation is not None and operation.name == "create_backup":
+                return pytest_vbs.Answer(status=503) if committed == (request.headers.get("X-When") == "after") \\
+                    else None
+            return None
+        """
+    )
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_before_and_after(vbs):
+            volume = vbs.add_volume()
+            body = {"backup": {"volume_id": volume, "snapshot_id": vbs.add_snapshot(volume)}}
+            before = requests.post(f"{vbs.endpoint}/backups", json=body, headers={"X-When": "before"})
+            assert before.status_code == 503
+            assert list(before.json()) == ["serviceUnavailable"]
+            assert before.json()["serviceUnavailable"]["code"] == 503
+            assert vbs.backups == {}
+            after = requests.post(f"{vbs.endpoint}/backups", json=body, headers={"X-When": "after"})
+            assert after.status_code == 503
+            assert len(vbs.backups) == 1
+        """
+    )
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=1)
+
+
+def test_an_exception_inside_the_fake_fails_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_vbs_answer(request, operation, committed):
+            if request.path.endswith("/explode"):
+                raise RuntimeError("kaboom in a hook")
+            return None
+        """
+    )
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_explodes(vbs):
+            response = requests.get(f"{vbs.endpoint}/explode")
+            assert response.status_code == 500
+            assert list(response.json()) == ["computeFault"]
+
+        def test_next_one_is_fine(vbs):
+            assert vbs.requests == []
+        """
+    )
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*raised unexpectedly*", "*kaboom in a hook*"])
