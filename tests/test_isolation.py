@@ -161,7 +161,8 @@ def test_journal_records_rejected_requests(vbs: FakeVBS, http: requests.Session,
 
 
 @pytest.mark.parametrize(
-    "path", ["/nothing/here", "/v3/{p}/backup", "/v3/{p}/backups/a/b/c", "/v4/{p}/backups", "/v2/{p}/cloudbackups/x/y/z/w"]
+    "path",
+    ["/nothing/here", "/v3/{p}/backup", "/v3/{p}/backups/a/b/c", "/v4/{p}/backups", "/v2/{p}/cloudbackups/x/y/z/w"],
 )
 def test_journal_records_unknown_routes(vbs: FakeVBS, http: requests.Session, path: str) -> None:
     url = vbs.url + path.format(p=vbs.project_id)
