@@ -107,6 +107,19 @@ def test_head_answers_like_get_without_a_body(vbs: FakeVBS, http: requests.Sessi
     assert http.get(f"{vbs.endpoint}/backups/{backup_id}").json()["backup"]["id"] == backup_id
 
 
+@pytest.mark.parametrize("path", ["backups/{id}", "backups", "backups/detail", "backups/nope"])
+def test_head_does_not_announce_a_different_length_than_get(vbs: FakeVBS, http: requests.Session, path: str) -> None:
+    url = f"{vbs.endpoint}/" + path.format(id=vbs.add_backup())
+
+    head = http.head(url)
+    get = http.get(url)
+
+    # RFC 9110 section 8.6: a Content-Length on a HEAD answer must be the length GET would send.
+    assert head.status_code == get.status_code
+    assert head.headers.get("Content-Length", get.headers["Content-Length"]) == get.headers["Content-Length"]
+    assert head.headers["Content-Type"] == get.headers["Content-Type"]
+
+
 # -- bodies ----------------------------------------------------------------------------------------------------
 def test_a_body_over_1_mib_is_413_over_limit(vbs: FakeVBS, http: requests.Session, disk: Disk) -> None:
     body = json.dumps(disk.backup(description="x" * MIB)).encode()
