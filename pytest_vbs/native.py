@@ -152,7 +152,7 @@ def _next_link(call: Call, last_id: str) -> str:
 
 
 def get_backup(call: Call) -> dict[str, Any]:
-    backup = call.state.backup(call.project_id, call.args["backup_id"], read=True)
+    backup = call.state.backup(call.project_id, call.args["backup_id"], read=True, shared=True)
     return {"backup": backup_detail(call, backup)}
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.datastructures import Headers
 from werkzeug.routing import Map, Rule
 
-from pytest_vbs import cloudbackups, control, identity, native
+from pytest_vbs import cloudbackups, control, identity, native, sharing
 from pytest_vbs.errors import Family
 
 if TYPE_CHECKING:
@@ -129,6 +129,26 @@ def _cloudbackups() -> list[Operation]:
     ]
 
 
+def _sharing() -> list[Operation]:
+    base = "/v2/<project_id>/os-vendor-backup-sharing"
+    codes = {**_FORMAT_CODES, "backup_not_found": "VolumeBackup.0110", "sharing_not_found": "VolumeBackup.0110",
+             "backup_status": "VolumeBackup.0089", "share_to_self": "VolumeBackup.0002",
+             "already_shared": "VolumeBackup.0002", "shared_backup": "VolumeBackup.0042"}
+    common: dict[str, Any] = {"family": Family.VBS, "tags": ("vbs", "sharing"), "codes": codes, "version": "v2"}
+    return [
+        Operation("share_backup", "POST", base, sharing.create, request_schema="share_backup",
+                  doc_page="sharing_a_backup", **common),
+        Operation("cancel_sharing", "DELETE", f"{base}/<sharing_id>", sharing.delete, query_schema="cancel_sharing",
+                  doc_page="canceling_sharing_of_a_backup", **common),
+        Operation("list_sharings", "GET", f"{base}/detail", sharing.list_detail, query_schema="list_sharings",
+                  doc_page="querying_backup_sharings", **common),
+        Operation("count_sharings", "GET", f"{base}/count", sharing.count, query_schema="count_sharings",
+                  doc_page="counting_backup_sharings", **common),
+        Operation("get_sharing", "GET", f"{base}/<sharing_id>", sharing.get,
+                  doc_page="querying_details_about_a_backup_sharing", **common),
+    ]
+
+
 def _volumes_and_snapshots() -> list[Operation]:
     base = "/v3/<project_id>"
     common: dict[str, Any] = {"version": "v3", "tags": ("cinder",), "doc_page": "cinder (not a VBS page)"}
@@ -203,6 +223,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *_native_backups("v3", "", "v3_api"),
     *_native_backups("v2", "_v2", "api_deprecated"),
     *_cloudbackups(),
+    *_sharing(),
     *_volumes_and_snapshots(),
     *_discovery(),
     *_identity(),

@@ -14,9 +14,12 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_vbs.errors import APIError, bad_request, not_found
+
+if TYPE_CHECKING:
+    from pytest_vbs.sharing import Sharing
 
 #: Backup statuses, from the ``status`` filter of the list pages.
 BACKUP_STATUSES = ("creating", "available", "deleting", "error", "restoring", "error_restoring")
@@ -199,6 +202,8 @@ class State:
         self.clock = Clock()
         self._last_time = datetime.min
         self._projects: dict[str, Project] = {}
+        #: Backup sharings across projects, by sharing id (sharing.py).
+        self.sharings: dict[str, Sharing] = {}
         #: Called with (old, new) times whenever a test advances the clock (policy schedules use it).
         self.clock_listeners: list[Callable[[datetime, datetime], None]] = []
 
@@ -206,6 +211,7 @@ class State:
     def reset(self) -> None:
         with self.lock:
             self._projects.clear()
+            self.sharings.clear()
             self.clock = Clock()
             self._last_time = datetime.min
 
@@ -513,12 +519,25 @@ class State:
             volume.backup_ids.append(backup.id)
             return backup
 
-    def backup(self, project_id: str, backup_id: str, *, read: bool = False) -> Backup:
-        """One backup; ``read=True`` counts as a client read for ``TransitionMode.READS``."""
+    def backup(self, project_id: str, backup_id: str, *, read: bool = False, shared: bool = False) -> Backup:
+        """One backup of the project; ``read=True`` counts as a client read for ``TransitionMode.READS``.
+
+        A backup another project shared with this one is returned only with ``shared=True`` (reads);
+        anything else gets 403: "shared backups can be used to create disks but not to restore" (UMN).
+        """
         with self.lock:
             backup = self.project(project_id).backups.get(backup_id)
             if backup is None:
-                raise not_found("Backup", backup_id)
+                sharing = next((s for s in self.sharings.values()
+                                if s.backup_id == backup_id and s.to_project_id == project_id), None)
+                if sharing is None:
+                    raise not_found("Backup", backup_id)
+                owner = self.project(sharing.from_project_id).backups[backup_id]
+                if shared:
+                    return owner
+                raise APIError(403, f"Backup {backup_id} is shared with this project by project "
+                               f"{sharing.from_project_id}: a shared backup cannot be used to restore a disk or be "
+                               "changed by the project it is shared with.", reason="shared_backup")
             if read:
                 self._on_read(backup)
                 if backup.id not in self.project(project_id).backups:  # a read completed a deletion
@@ -674,6 +693,8 @@ class State:
             backup.fail_reason = fail_reason
         elif pending.success is None:
             self.project(backup.project_id).remove_backup(backup)
+            for sharing_id in [k for k, s in self.sharings.items() if s.backup_id == backup.id]:
+                del self.sharings[sharing_id]
         else:
             backup.status = pending.success
 
