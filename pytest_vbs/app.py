@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -63,13 +63,17 @@ class VBSApp:
         self.max_body = max_body
         self.url_map = operations.url_map()
         self.faults = FaultInjector(self)
+        self.on_reset: Callable[[], None] = self.reset
         self.identity = identity if identity is not None else Identity()  #: users, tokens, API auth
         self._errors_lock = threading.Lock()
         self._unexpected: list[str] = []
 
     # -- control ----------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget all state, journal entries, fault rules and recorded internal errors."""
+        """Forget all state, journal entries, fault rules and recorded internal errors.
+
+        ``POST /__vbs__/reset`` calls :attr:`on_reset` instead, which the owning ``FakeVBS`` points at its
+        own reset (defaults restored, ``pytest_vbs_configure`` run again)."""
         self.state.reset()
         self.identity.reset()
         self.journal.clear()

@@ -6,6 +6,7 @@ value sent and the documentation page. pytest rewrites this module's asserts (se
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -67,8 +68,10 @@ def _assert_valid(kind: str, name: str, body: Any, microversion: str | None) -> 
 def _parse_version(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
-    major, _, minor = text.partition(".")
-    return int(major), int(minor or 0)
+    match = re.fullmatch(r"(\d+)\.(\d+)", text)
+    if match is None:
+        raise ValueError(f"microversion must look like '3.45', got {text!r}")
+    return int(match[1]), int(match[2])
 
 
 def _show(value: Any) -> str:
@@ -83,13 +86,14 @@ def request_problems(entry: RecordedRequest) -> list[str]:
     if operation is None:
         return [f"{entry.method} {entry.path} matches no documented operation"]
     problems: list[str] = []
+    headers = {key.lower(): value for key, value in entry.headers.items()}
     try:
-        microversion = validation.microversion(operation, entry.headers.get(validation.MICROVERSION_HEADER))
+        microversion = validation.microversion(operation, headers.get(validation.MICROVERSION_HEADER.lower()))
         validation.query(operation, entry.query, microversion)
     except APIError as error:
         problems.append(error.message)
     if operation.request_schema is not None:
-        content_type = entry.headers.get("Content-Type", "")
+        content_type = headers.get("content-type", "")
         try:
             body = validation.parse_json(content_type.split(";")[0].strip().lower(), entry.body)
         except APIError as error:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def reset(call: Call) -> dict[str, Any]:
-    call.app.reset()
+    call.app.on_reset()
     return {"reset": True}
 
 

@@ -45,10 +45,10 @@ STATUS_DESCRIPTIONS: Mapping[int, str] = {
     409: "The request could not be processed due to a conflict.",
     413: "The request body is too large.",
     415: "The request body has an unsupported media type.",
-    500: "The server is able to receive the request but it could not understand the request.",
+    500: "Failed to complete the request because of an internal service error.",
     501: "Failed to complete the request because the server does not support the requested function.",
     502: "Failed to complete the request because the request is invalid.",
-    503: "Failed to complete the request because the system is unavailable.",
+    503: "Failed to complete the request because the service is unavailable.",
     504: "A gateway timeout error occurred.",
 }
 

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from pytest_vbs.app import DEFAULT_MAX_BODY, VBSApp
 from pytest_vbs.faults import FaultRule
 from pytest_vbs.hookspecs import standalone_plugin_manager
+from pytest_vbs.identity import DEFAULT_PROJECT_ID, Identity
 from pytest_vbs.journal import Journal, RecordedRequest
 from pytest_vbs.server import VBSServer
 from pytest_vbs.state import Backup, Snapshot, State, TransitionMode, Volume
 
-#: The project tests act in unless they choose another (32 hex characters, like a Keystone project id).
-DEFAULT_PROJECT_ID = "0d5b1e9a6c7f4b2e8a1d3c5e7f9b0a24"
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+__all__ = ["DEFAULT_PROJECT_ID", "FakeVBS"]
 
 
 class FakeVBS:
@@ -39,6 +42,7 @@ class FakeVBS:
         reads: int = 1,
         plugin_manager: pluggy.PluginManager | None = None,
         max_body: int = DEFAULT_MAX_BODY,
+        auth: bool = False,
     ) -> None:
         self.project_id = project_id
         self._defaults = (TransitionMode(transitions), reads)
@@ -46,8 +50,11 @@ class FakeVBS:
         self.journal = Journal()
         self.plugin_manager = plugin_manager or standalone_plugin_manager()
         self.hook = self.plugin_manager.hook
-        self.app = VBSApp(self.state, self.journal, self.hook, max_body=max_body)
+        #: The fake Keystone: users, projects, tokens (``identity.add_user(...)``, ``identity.issue_token(...)``).
+        self.identity = Identity(project_id=project_id, auth=auth)
+        self.app = VBSApp(self.state, self.journal, self.hook, max_body=max_body, identity=self.identity)
         self.faults = self.app.faults
+        self.app.on_reset = self.reset
         self.server = VBSServer(self.app, host, port)
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -98,6 +105,48 @@ class FakeVBS:
     def endpoint_v2(self) -> str:
         """The deprecated native v2 endpoint of this project: ``{url}/v2/{project_id}``."""
         return f"{self.url}/v2/{self.project_id}"
+
+    @property
+    def auth_url(self) -> str:
+        """The identity v3 URL, ``{url}/identity/v3`` (user ``vbs-user``, password ``vbs-password``)."""
+        from pytest_vbs import clients
+
+        return clients.auth_url(self)
+
+    # -- auth and clients (pytest_vbs.clients) ---------------------------------------------------------
+    @property
+    def auth(self) -> bool:
+        """Whether the API checks ``X-Auth-Token`` (401 without a valid token, 403 for another project's).
+        Off by default; setting it lasts until the next reset (the fixture resets before each test)."""
+        return self.identity.auth
+
+    @auth.setter
+    def auth(self, enabled: bool) -> None:
+        self.identity.auth = enabled
+
+    def issue_token(self, **kwargs: Any) -> str:
+        """A token of the default user scoped to this fake's project (``identity.issue_token`` arguments)."""
+        self.identity.ensure_project(self.project_id)
+        return self.identity.issue_token(project_id=self.project_id, **kwargs)
+
+    def clouds_yaml(self, *, auth_type: str = "password") -> dict[str, Any]:
+        """clouds.yaml content with one cloud, ``vbs``; ``auth_type="none"`` for a cloud without Keystone."""
+        from pytest_vbs import clients
+
+        return clients.clouds_yaml(self, auth_type=auth_type)
+
+    def os_environ(self, *, auth_type: str = "password") -> dict[str, str]:
+        """``OS_*`` variables pointing at the fake (``auth_type``: ``password``, ``none``, or cinderclient's
+        ``noauth``)."""
+        from pytest_vbs import clients
+
+        return clients.os_environ(self, auth_type=auth_type)
+
+    def openstack_connection(self, **kwargs: Any) -> Connection:
+        """An openstacksdk ``Connection`` to the fake; ``kwargs`` override the settings (``auth_type="none"``)."""
+        from pytest_vbs import clients
+
+        return clients.openstack_connection(self, **kwargs)
 
     # -- seeding and state ---------------------------------------------------------------------------
     def add_volume(self, size: int = 10, status: str = "available", *, name: str | None = None) -> str:
@@ -158,6 +207,11 @@ class FakeVBS:
         Returns how many completed.
         """
         return self.state.advance(self.project_id, backup_id, fail_reason=fail_reason)
+
+    def set_quota(self, *, backups: int | None = None, backup_gigabytes: int | None = None) -> None:
+        """Set this project's backup quotas (-1 = unlimited, the default); creates beyond them fail."""
+        limits = {"backups": backups, "backup_gigabytes": backup_gigabytes}
+        self.state.set_quota(self.project_id, **{k: v for k, v in limits.items() if v is not None})
 
     def set_backup_error(self, backup_id: str, fail_reason: str = "Backup failed.") -> None:
         """Force a backup into ``error`` with ``fail_reason``."""

@@ -37,6 +37,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fail a test at teardown when it sent a request that breaks the documented schema "
                          "(ini: vbs_strict)")
     parser.addini("vbs_strict", "strict mode: fail tests that sent undocumented requests", type="bool", default=False)
+    group.addoption("--vbs-auth", action="store_true", dest="vbs_auth", default=None,
+                    help="check X-Auth-Token on the API: 401 without a valid token of the fake identity service, "
+                         "403 for another project's (default: off, any token works; ini: vbs_auth)")
+    parser.addini("vbs_auth", "check tokens on the API (401/403); off: any token works", type="bool", default=False)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -48,7 +52,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "vbs(transitions=None, reads=None, project_id=None): configure the fake VBS for this test",
+        "vbs(transitions=None, reads=None, project_id=None, auth=None): configure the fake VBS for this test",
     )
     config.addinivalue_line(
         "markers",
@@ -78,6 +82,7 @@ def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
         transitions=_setting(pytestconfig, "transitions"),
         reads=int(_setting(pytestconfig, "reads")),
         plugin_manager=pytestconfig.pluginmanager,
+        auth=_flag(pytestconfig, "auth"),
     )
     fake.start()
     try:
@@ -96,6 +101,8 @@ def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS
         options = dict(marker.kwargs)
         if "project_id" in options:
             fake = vbs_server.for_project(options.pop("project_id"))
+        if "auth" in options:
+            fake.auth = bool(options.pop("auth"))
         if options:
             fake.set_transitions(options.get("transitions", fake.state.transitions), options.get("reads"))
     for fault in reversed(list(request.node.iter_markers("vbs_fault"))):  # outermost (module/class) first
@@ -108,17 +115,25 @@ def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS
     if _strict(request):
         from pytest_vbs.assertions import assert_all_requests_valid
 
+        problems = None
         try:
             assert_all_requests_valid(fake.requests)
         except AssertionError as error:
-            pytest.fail(f"vbs strict mode: {error}", pytrace=False)
+            problems = str(error)
+        if problems is not None:  # outside the except block: pytest shows the listing once
+            pytest.fail(f"vbs strict mode: {problems}", pytrace=False)
 
 
 def _strict(request: pytest.FixtureRequest) -> bool:
     if request.node.get_closest_marker("vbs_strict") is not None:
         return True
-    option = request.config.getoption("vbs_strict")
-    return bool(option) if option is not None else bool(request.config.getini("vbs_strict"))
+    return _flag(request.config, "strict")
+
+
+def _flag(config: pytest.Config, name: str) -> bool:
+    """A boolean setting: the command-line flag if given, else the ini key."""
+    option = config.getoption(f"vbs_{name}")
+    return bool(option) if option is not None else bool(config.getini(f"vbs_{name}"))
 
 
 @pytest.fixture(params=ERROR_STATUSES, ids=[str(s) for s in ERROR_STATUSES])

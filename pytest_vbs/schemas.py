@@ -152,6 +152,11 @@ def _violation(error: ValidationError, page: str) -> Violation:
     expected: Any = error.validator_value
     annotated = schema_node.get("x-errors", {}).get(keyword)
     page = schema_node.get("x-doc-page", page)
+    if keyword == "dependentRequired":
+        trigger = next(k for k in expected if k in value)
+        missing = next(f for f in expected[trigger] if f not in value)
+        path = f"{path}.{missing}" if path else missing
+        return Violation(path, f"is mandatory when '{trigger}' is given", "missing_field", None, keyword, page)
     if keyword == "required":
         missing = next((f for f in expected if f not in value), "?")
         path = f"{path}.{missing}" if path else missing

@@ -81,7 +81,10 @@ class _Handler(WSGIRequestHandler):
         lines += [f"{key}: {value}" for key, value in headers if key.lower() not in ("content-length", "connection")]
         close = close or any(k.lower() == "connection" and v.lower() == "close" for k, v in headers)
         code = int(status.split(None, 1)[0])
-        if code not in (204, 304):
+        announced = next((v for k, v in headers if k.lower() == "content-length"), None)
+        if self.command == "HEAD" and announced is not None:
+            lines.append(f"Content-Length: {announced}")  # what GET would send (RFC 9110 9.3.2)
+        elif code not in (204, 304):
             lines.append(f"Content-Length: {len(body)}")
         if close or self.close_connection:
             lines.append("Connection: close")

@@ -714,7 +714,8 @@ class State:
                 indices = range(len(keys) - 1, -1, -1) if descending else range(len(keys))
             return (project.backups[keys[i][1]] for i in indices)
         ordered = list(project.backups.values())
-        for key, direction in reversed([*query.sort, ("id", query.sort[-1][1])]):
+        # Ties are broken by creation time, then id, as Cinder's process_sort_params does.
+        for key, direction in reversed([*query.sort, ("created_at", query.sort[0][1]), ("id", query.sort[0][1])]):
             ordered.sort(key=_by(key), reverse=direction == "desc")
         if query.marker is not None:
             marker = self._marker(project, query.marker)

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from pytest_vbs.operations import Operation
 
 MICROVERSION_HEADER = "OpenStack-API-Version"
+#: Deepest JSON nesting accepted in a body (the documented bodies nest 4 levels).
+MAX_DEPTH = 64
+_TOO_DEEP = object()
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
 _FALSE = {"false", "0", "no", "off", "n", "f"}
 
@@ -72,11 +75,27 @@ def parse_json(mimetype: str, data: bytes) -> Any:
         message = f"The request body is not valid UTF-8 (byte {error.start})."
         raise APIError(400, message, reason="bad_encoding") from None
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except RecursionError:
-        raise APIError(400, "Malformed request body: JSON nested too deeply.", reason="malformed_json") from None
+        value = _TOO_DEEP
     except ValueError as error:
         raise APIError(400, f"Malformed request body: {error}.", reason="malformed_json") from None
+    if value is _TOO_DEEP or not _shallow(value):
+        message = f"Malformed request body: JSON nested deeper than {MAX_DEPTH} levels."
+        raise APIError(400, message, reason="malformed_json")
+    return value
+
+
+def _shallow(value: Any) -> bool:
+    """Whether ``value`` nests at most :data:`MAX_DEPTH` levels (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                return False
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return True
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -93,12 +112,14 @@ def _no_constant(name: str) -> Any:
 
 
 def try_json(data: bytes) -> Any:
+    """The body as JSON for the journal, or ``None`` (not JSON, or nested too deeply to keep)."""
     if not data:
         return None
     try:
-        return json.loads(data)
+        value = json.loads(data)
     except (ValueError, RecursionError):
         return None
+    return value if _shallow(value) else None
 
 
 def query(operation: Operation, raw: Mapping[str, str], microversion: tuple[int, int] | None) -> dict[str, Any]:
