@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
 from pytest_vbs.hookspecs import standalone_plugin_manager
+from pytest_vbs.identity import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from pytest_vbs.state import TransitionMode
 
 
@@ -27,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--reads", type=int, default=1, help="with --transitions reads: reads before settling")
     serve.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                        help="import MODULE and register its pytest_vbs_* hooks (repeatable)")
+    serve.add_argument("--auth", action="store_true",
+                       help="check X-Auth-Token on the API (401/403) against the fake identity service "
+                            "(default: off, any token works)")
     return parser
 
 
@@ -35,12 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     plugins = [importlib.import_module(name) for name in args.plugin]
     manager = standalone_plugin_manager(*plugins)
     fake = FakeVBS(args.host, args.port, project_id=args.project_id, transitions=args.transitions,
-                   reads=args.reads, plugin_manager=manager)
+                   reads=args.reads, plugin_manager=manager, auth=args.auth)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with fake:
         print(f"pytest-vbs: fake VBS serving at {fake.url}", flush=True)
         print(f"  native V3 endpoint: {fake.endpoint}")
+        print(f"  identity (Keystone v3): {fake.auth_url}  user {DEFAULT_USERNAME} / {DEFAULT_PASSWORD}, "
+              f"project {fake.project_id}; token checks {'on' if fake.auth else 'off (any token works)'}")
         print("  try:")
         print(f"    curl -s -X POST {fake.url}/__vbs__/volumes -H 'Content-Type: application/json' "
               f"-d '{{\"project_id\": \"{fake.project_id}\", \"size\": 10}}'")

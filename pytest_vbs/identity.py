@@ -1,0 +1,536 @@
+"""A fake Keystone (Identity v3) under ``/identity``: users, projects, tokens, the service catalog, API auth.
+
+Real clients (openstacksdk, keystoneauth, python-cinderclient, otcextensions) authenticate here exactly as
+against Keystone: ``POST /identity/v3/auth/tokens`` with the ``password`` or ``token`` method, scoped to a
+project by id or by name and domain, answers ``201`` with ``X-Subject-Token`` and a token whose catalog
+points every block-storage service type (and the ``vbs`` type otcextensions uses) at the fake.
+
+Auth on the VBS API is off by default (any token, or none, is accepted, as with keystoneauth's ``noauth``
+and ``admin_token``); with it on, a request to a project route needs a valid token of that project.
+The identity routes themselves always behave like Keystone, whatever the setting.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from pytest_vbs.errors import APIError
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers
+
+    from pytest_vbs.operations import Call, Operation
+
+#: The project tests act in unless they choose another (32 hex characters, like a Keystone project id).
+DEFAULT_PROJECT_ID = "0d5b1e9a6c7f4b2e8a1d3c5e7f9b0a24"
+DEFAULT_PROJECT_NAME = "vbs-project"
+DEFAULT_DOMAIN_ID = "default"
+DEFAULT_DOMAIN_NAME = "Default"
+DEFAULT_USERNAME = "vbs-user"
+DEFAULT_PASSWORD = "vbs-password"
+DEFAULT_ROLES = ("member", "reader")
+#: OTC's region; clients that name no region match any.
+DEFAULT_REGION = "eu-de"
+#: OTC IAM tokens are valid for 24 hours.
+TOKEN_TTL = timedelta(hours=24)
+#: Where the identity service lives on the fake's host.
+PREFIX = "/identity"
+TOKEN_HEADER = "X-Auth-Token"
+SUBJECT_HEADER = "X-Subject-Token"
+#: Operation tags whose routes never need a token (the API's own version documents, Keystone, the control API).
+PUBLIC_TAGS = frozenset({"discovery", "identity", "control"})
+#: The catalog: service type, service name, path on the fake (``{project_id}`` filled in per token).
+CATALOG: tuple[tuple[str, str, str], ...] = (
+    ("block-storage", "block-storage", "/v3/{project_id}"),
+    ("volumev3", "cinderv3", "/v3/{project_id}"),
+    ("volumev2", "cinderv2", "/v2/{project_id}"),
+    # otcextensions' volume_backup service: endpoint type ``vbs``, project id appended (sdk/__init__.py).
+    ("vbs", "vbs", "/v2/{project_id}"),
+    ("identity", "keystone", PREFIX + "/v3"),
+)
+_INTERFACES = ("public", "internal", "admin")
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_UNAUTHORIZED = "The request you have made requires authentication."
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _stable_id(*parts: str) -> str:
+    """A Keystone-like 32-hex id that is the same for the same name (ids survive a reset)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "pytest-vbs:" + ":".join(parts)).hex
+
+
+@dataclass(frozen=True)
+class Domain:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str
+    domain_id: str
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    domain_id: str
+    password: str
+    roles: tuple[str, ...] = DEFAULT_ROLES
+    projects: set[str] = field(default_factory=set)  #: ids of the projects the user has its roles on
+    default_project_id: str | None = None
+    enabled: bool = True
+
+
+@dataclass
+class Token:
+    id: str
+    user_id: str
+    methods: tuple[str, ...]
+    issued_at: datetime
+    expires_at: datetime
+    audit_id: str
+    project_id: str | None = None
+    domain_id: str | None = None  #: a domain-scoped token
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+
+def unauthorized(message: str, auth_url: str) -> APIError:
+    """401 with Keystone's ``WWW-Authenticate`` challenge (keystonemiddleware sends it too)."""
+    return APIError(401, message, reason="unauthorized", headers={"WWW-Authenticate": f'Keystone uri="{auth_url}"'})
+
+
+class Identity:
+    """Users, projects, domains and tokens of the fake Keystone, behind one lock.
+
+    Out of the box: domain ``Default``, project ``vbs-project`` with id ``project_id``, and user ``vbs-user`` /
+    ``vbs-password`` with the roles ``member`` and ``reader`` on it. ``auth`` switches token checks on the
+    VBS API. :meth:`reset` brings the defaults back (tokens of the default user stay valid).
+    """
+
+    def __init__(
+        self,
+        *,
+        project_id: str = DEFAULT_PROJECT_ID,
+        auth: bool = False,
+        region: str = DEFAULT_REGION,
+        token_ttl: timedelta = TOKEN_TTL,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.region = region
+        self.token_ttl = token_ttl
+        self.default_project_id = project_id
+        self._default_auth = auth
+        self.auth = auth
+        self.domains: dict[str, Domain] = {}
+        self.projects: dict[str, Project] = {}
+        self.users: dict[str, User] = {}
+        self._tokens: dict[str, Token] = {}
+        self._seed()
+
+    # -- seeding -----------------------------------------------------------------------------------------
+    def _seed(self) -> None:
+        self.domains = {DEFAULT_DOMAIN_ID: Domain(DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME)}
+        self.projects = {}
+        self.users = {}
+        self.add_project(DEFAULT_PROJECT_NAME, project_id=self.default_project_id)
+        self.add_user(DEFAULT_USERNAME, DEFAULT_PASSWORD, projects=[self.default_project_id],
+                      default_project=self.default_project_id)
+
+    def reset(self) -> None:
+        """The default domain, project and user again, auth back to its configured default; tokens of users
+        and projects that no longer exist are dropped."""
+        with self.lock:
+            self.auth = self._default_auth
+            self._seed()
+            self._tokens = {
+                k: t for k, t in self._tokens.items()
+                if t.user_id in self.users and (t.project_id is None or t.project_id in self.projects)
+                and (t.domain_id is None or t.domain_id in self.domains)
+            }
+
+    def add_domain(self, name: str, *, domain_id: str | None = None) -> Domain:
+        with self.lock:
+            domain = Domain(domain_id or _stable_id("domain", name), name)
+            self.domains[domain.id] = domain
+            return domain
+
+    def add_project(self, name: str, *, project_id: str | None = None, domain: str = DEFAULT_DOMAIN_ID) -> Project:
+        """A project (``domain``: a domain id or name); returns it."""
+        with self.lock:
+            domain_ref = self._domain(domain)
+            project = Project(project_id or _stable_id("project", domain_ref.id, name), name, domain_ref.id)
+            self.projects[project.id] = project
+            return project
+
+    def add_user(
+        self,
+        name: str,
+        password: str,
+        *,
+        user_id: str | None = None,
+        domain: str = DEFAULT_DOMAIN_ID,
+        projects: Iterable[str] = (),
+        roles: Iterable[str] = DEFAULT_ROLES,
+        default_project: str | None = None,
+        enabled: bool = True,
+    ) -> User:
+        """A user with ``roles`` on each of ``projects`` (ids); ``default_project`` scopes its unscoped logins."""
+        with self.lock:
+            domain_ref = self._domain(domain)
+            user = User(
+                id=user_id or _stable_id("user", domain_ref.id, name),
+                name=name,
+                domain_id=domain_ref.id,
+                password=password,
+                roles=tuple(roles),
+                default_project_id=default_project,
+                enabled=enabled,
+            )
+            for project_id in projects:
+                self._project_by_id(project_id)
+                user.projects.add(project_id)
+            self.users[user.id] = user
+            return user
+
+    def grant(self, user: str, project_id: str) -> None:
+        """Give ``user`` (an id or a name in the default domain) its roles on ``project_id``."""
+        with self.lock:
+            self._project_by_id(project_id)
+            self._user(user).projects.add(project_id)
+
+    def ensure_project(self, project_id: str) -> Project:
+        """The project with this id, made (named ``project-<id>``, default user granted) when unknown."""
+        with self.lock:
+            project = self.projects.get(project_id)
+            if project is None:
+                project = self.add_project(f"project-{project_id}", project_id=project_id)
+                self.grant(DEFAULT_USERNAME, project_id)
+            return project
+
+    # -- tokens -------------------------------------------------------------------------------------------
+    def issue_token(
+        self,
+        user: str = DEFAULT_USERNAME,
+        project_id: str | None = None,
+        *,
+        ttl: timedelta | None = None,
+        methods: Iterable[str] = ("password",),
+    ) -> str:
+        """A token for ``user`` (an id or a name in the default domain) scoped to ``project_id`` (unscoped with
+        ``None``), valid for ``ttl`` (default 24 h; a negative ``ttl`` gives an expired token). Returns its id."""
+        with self.lock:
+            user_ref = self._user(user)
+            if project_id is not None:
+                self._project_by_id(project_id)
+            return self._issue(user_ref, tuple(methods), project_id=project_id, ttl=ttl).id
+
+    def revoke(self, token_id: str) -> None:
+        with self.lock:
+            self._tokens.pop(token_id, None)
+
+    def expire(self, token_id: str) -> None:
+        """Make a token expired now (it then fails like any expired token)."""
+        with self.lock:
+            token = self._tokens[token_id]
+            token.expires_at = _now() - timedelta(microseconds=1)
+
+    def token(self, token_id: str) -> Token | None:
+        with self.lock:
+            return self._tokens.get(token_id)
+
+    def _issue(
+        self,
+        user: User,
+        methods: tuple[str, ...],
+        *,
+        project_id: str | None = None,
+        domain_id: str | None = None,
+        ttl: timedelta | None = None,
+        expires_at: datetime | None = None,
+    ) -> Token:
+        now = _now()
+        token = Token(
+            id="gAAAAA" + secrets.token_urlsafe(32),  # a Fernet-looking opaque string
+            user_id=user.id,
+            methods=methods,
+            issued_at=now,
+            expires_at=expires_at or now + (ttl if ttl is not None else self.token_ttl),
+            audit_id=base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("="),
+            project_id=project_id,
+            domain_id=domain_id,
+        )
+        self._tokens[token.id] = token
+        return token
+
+    # -- authentication (POST /auth/tokens) ------------------------------------------------------------------
+    def authenticate(self, body: Mapping[str, Any], auth_url: str) -> Token:
+        """A new token for a validated ``{"auth": ...}`` body, or the 400/401 Keystone gives."""
+        auth = body["auth"]
+        identity = auth["identity"]
+        methods = tuple(dict.fromkeys(identity["methods"]))
+        with self.lock:
+            user: User | None = None
+            previous: Token | None = None
+            for method in methods:
+                if method == "password":
+                    if "password" not in identity:
+                        raise APIError(400, "Expecting to find password in identity.", reason="missing_field")
+                    found = self._password_user(identity["password"]["user"], auth_url)
+                elif method == "token":
+                    if "token" not in identity:
+                        raise APIError(400, "Expecting to find token in identity.", reason="missing_field")
+                    previous = self._live_token(identity["token"]["id"], auth_url)
+                    found = self.users[previous.user_id]
+                else:
+                    raise unauthorized(f"Attempted to authenticate with an unsupported method: {method}.", auth_url)
+                if user is not None and found.id != user.id:
+                    raise unauthorized("The authentication methods identify different users.", auth_url)
+                user = found
+            assert user is not None  # the schema requires at least one method
+            project_id, domain_id = self._scope(user, auth.get("scope"), token_method=previous is not None,
+                                                auth_url=auth_url)
+            # A token obtained with the token method never outlives the one it came from (Keystone).
+            expires_at = previous.expires_at if previous is not None else None
+            return self._issue(user, methods, project_id=project_id, domain_id=domain_id, expires_at=expires_at)
+
+    def _password_user(self, spec: Mapping[str, Any], auth_url: str) -> User:
+        if "id" in spec:
+            user = self.users.get(spec["id"])
+        elif "name" in spec:
+            if "domain" not in spec:
+                raise APIError(400, "Expecting to find domain in user: a user name needs its domain (id or name).",
+                               reason="missing_field")
+            domain = self._find_domain(spec["domain"])
+            user = next((u for u in self.users.values()
+                         if domain is not None and u.name == spec["name"] and u.domain_id == domain.id), None)
+        else:
+            raise APIError(400, "Expecting to find id or name in user.", reason="missing_field")
+        if user is None or not secrets.compare_digest(user.password, spec["password"]):
+            raise unauthorized(_UNAUTHORIZED + " (invalid username or password)", auth_url)
+        if not user.enabled:
+            raise unauthorized(f"User {user.id} is disabled.", auth_url)
+        return user
+
+    def _scope(
+        self, user: User, scope: Any, *, token_method: bool, auth_url: str
+    ) -> tuple[str | None, str | None]:
+        """``(project_id, domain_id)`` of the requested scope (both ``None``: unscoped)."""
+        if scope is None or scope == "unscoped":
+            if not token_method and scope is None and user.default_project_id in user.projects:
+                return user.default_project_id, None
+            return None, None
+        if len(scope) != 1:
+            raise APIError(400, "Specify one of project, domain or system as the scope, not several.",
+                           reason="ambiguous_scope")
+        if "system" in scope:
+            raise unauthorized("The fake identity service issues project- and domain-scoped tokens only.", auth_url)
+        if "domain" in scope:
+            domain = self._find_domain(scope["domain"])
+            if domain is None:
+                raise unauthorized(f"Could not find domain: {_ref(scope['domain'])}.", auth_url)
+            if domain.id != user.domain_id:
+                raise unauthorized(f"User {user.id} has no access to domain {domain.id}.", auth_url)
+            return None, domain.id
+        spec = scope["project"]
+        if "id" in spec:
+            project = self.projects.get(spec["id"])
+        elif "name" in spec:
+            if "domain" not in spec:
+                raise APIError(400, "Expecting to find domain in project: a project name needs its domain.",
+                               reason="missing_field")
+            domain = self._find_domain(spec["domain"])
+            project = next((p for p in self.projects.values()
+                            if domain is not None and p.name == spec["name"] and p.domain_id == domain.id), None)
+        else:
+            raise APIError(400, "Expecting to find id or name in project.", reason="missing_field")
+        if project is None:
+            raise unauthorized(f"Could not find project: {_ref(spec)}.", auth_url)
+        if project.id not in user.projects:
+            raise unauthorized(f"User {user.id} has no access to project {project.id}.", auth_url)
+        return project.id, None
+
+    # -- validation (GET / DELETE /auth/tokens and the API) -----------------------------------------------------
+    def _live_token(self, token_id: str, auth_url: str) -> Token:
+        """The caller's token, or 401."""
+        token = self._tokens.get(token_id)
+        if token is None:
+            raise unauthorized(_UNAUTHORIZED + " (the token is not valid)", auth_url)
+        if token.expired(_now()):
+            raise unauthorized(_UNAUTHORIZED + f" (the token expired at {_time(token.expires_at)})", auth_url)
+        return token
+
+    def subject(self, headers: Headers, auth_url: str) -> Token:
+        """``X-Auth-Token`` must be valid (401); the ``X-Subject-Token`` it asks about (400 missing, 404 not valid)."""
+        with self.lock:
+            self._live_token(_header(headers, TOKEN_HEADER, auth_url), auth_url)
+            subject_id = headers.get(SUBJECT_HEADER)
+            if not subject_id:
+                raise APIError(400, f"Expecting to find {SUBJECT_HEADER} in the request headers.",
+                               reason="missing_subject")
+            token = self._tokens.get(subject_id)
+            if token is None or token.expired(_now()):
+                raise APIError(404, f"Could not find token: {subject_id}.", reason="token_not_found")
+            return token
+
+    def check(self, operation: Operation, args: Mapping[str, str], headers: Headers, base_url: str) -> None:
+        """The API's token check (a no-op with auth off, and on discovery, identity and control routes)."""
+        if not self.auth or PUBLIC_TAGS.intersection(operation.tags):
+            return
+        auth_url = base_url + PREFIX + "/v3"
+        with self.lock:
+            token = self._live_token(_header(headers, TOKEN_HEADER, auth_url), auth_url)
+            project_id = args.get("project_id")
+            if project_id is not None and token.project_id != project_id:
+                scope = f"project {token.project_id}" if token.project_id else "no project (unscoped or domain scope)"
+                raise APIError(403, f"Token is scoped to {scope}, not to project {project_id} of this request.",
+                               reason="forbidden")
+
+    # -- views --------------------------------------------------------------------------------------------------
+    def render(self, token: Token, base_url: str, *, catalog: bool = True) -> dict[str, Any]:
+        """The Keystone v3 token body."""
+        with self.lock:
+            user = self.users[token.user_id]
+            body: dict[str, Any] = {
+                "methods": list(token.methods),
+                "user": {"id": user.id, "name": user.name, "domain": self._domain_view(user.domain_id),
+                         "password_expires_at": None},
+                "audit_ids": [token.audit_id],
+                "expires_at": _time(token.expires_at),
+                "issued_at": _time(token.issued_at),
+            }
+            if token.project_id is not None:
+                project = self.projects[token.project_id]
+                body["project"] = {"id": project.id, "name": project.name,
+                                   "domain": self._domain_view(project.domain_id)}
+                body["is_domain"] = False
+            if token.domain_id is not None:
+                body["domain"] = self._domain_view(token.domain_id)
+            if token.project_id is not None or token.domain_id is not None:
+                body["roles"] = [{"id": _stable_id("role", r), "name": r} for r in user.roles]
+                if catalog:
+                    body["catalog"] = self.catalog(base_url, token.project_id)
+            return {"token": body}
+
+    def catalog(self, base_url: str, project_id: str | None) -> list[dict[str, Any]]:
+        """Service catalog entries pointing at the fake (project-bound services only with a project)."""
+        entries = []
+        for service_type, name, path in CATALOG:
+            if "{project_id}" in path and project_id is None:
+                continue
+            url = base_url + path.format(project_id=project_id)
+            entries.append({
+                "id": _stable_id("service", service_type),
+                "type": service_type,
+                "name": name,
+                "endpoints": [
+                    {"id": _stable_id("endpoint", service_type, interface), "interface": interface,
+                     "region": self.region, "region_id": self.region, "url": url}
+                    for interface in _INTERFACES
+                ],
+            })
+        return entries
+
+    # -- lookups ----------------------------------------------------------------------------------------------
+    def _domain(self, ref: str) -> Domain:
+        domain = self.domains.get(ref) or next((d for d in self.domains.values() if d.name == ref), None)
+        if domain is None:
+            raise KeyError(f"unknown domain {ref!r}")
+        return domain
+
+    def _find_domain(self, spec: Mapping[str, Any]) -> Domain | None:
+        if "id" in spec:
+            return self.domains.get(spec["id"])
+        return next((d for d in self.domains.values() if d.name == spec.get("name")), None)
+
+    def _domain_view(self, domain_id: str) -> dict[str, str]:
+        domain = self.domains[domain_id]
+        return {"id": domain.id, "name": domain.name}
+
+    def _project_by_id(self, project_id: str) -> Project:
+        project = self.projects.get(project_id)
+        if project is None:
+            raise KeyError(f"unknown project {project_id!r}")
+        return project
+
+    def _user(self, ref: str) -> User:
+        user = self.users.get(ref) or next(
+            (u for u in self.users.values() if u.name == ref and u.domain_id == DEFAULT_DOMAIN_ID), None)
+        if user is None:
+            raise KeyError(f"unknown user {ref!r}")
+        return user
+
+
+def _header(headers: Headers, name: str, auth_url: str) -> str:
+    value = headers.get(name)
+    if not value:
+        raise unauthorized(_UNAUTHORIZED + f" (no {name} header was sent)", auth_url)
+    return value
+
+
+def _ref(spec: Mapping[str, Any]) -> str:
+    if "id" in spec:
+        return str(spec["id"])
+    domain = spec.get("domain", {})
+    return f"{spec.get('name')} (domain {domain.get('id') or domain.get('name')})"
+
+
+def _time(value: datetime) -> str:
+    return value.strftime(_TIME_FORMAT)
+
+
+# -- handlers (rows in operations._identity) -------------------------------------------------------------------
+def _version(call: Call) -> dict[str, Any]:
+    return {
+        "id": "v3.14",
+        "status": "stable",
+        "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": f"{call.base_url}{PREFIX}/v3/"}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+    }
+
+
+def list_versions(call: Call) -> dict[str, Any]:
+    """``GET /identity``: 300 Multiple Choices with the one version, as Keystone answers its root."""
+    return {"versions": {"values": [_version(call)]}}
+
+
+def show_version(call: Call) -> dict[str, Any]:
+    return {"version": _version(call)}
+
+
+def _auth_url(call: Call) -> str:
+    return f"{call.base_url}{PREFIX}/v3"
+
+
+def create_token(call: Call) -> dict[str, Any]:
+    identity = call.app.identity
+    token = identity.authenticate(call.body, _auth_url(call))
+    call.response_headers[SUBJECT_HEADER] = token.id
+    return identity.render(token, call.base_url, catalog="nocatalog" not in call.raw_query)
+
+
+def validate_token(call: Call) -> dict[str, Any]:
+    identity = call.app.identity
+    token = identity.subject(call.headers, _auth_url(call))
+    call.response_headers[SUBJECT_HEADER] = token.id
+    return identity.render(token, call.base_url, catalog="nocatalog" not in call.raw_query)
+
+
+def revoke_token(call: Call) -> None:
+    identity = call.app.identity
+    identity.revoke(identity.subject(call.headers, _auth_url(call)).id)
