@@ -1,0 +1,134 @@
+"""otcextensions on an openstacksdk connection to the fake: ``register_otc_extensions`` through the fake Keystone
+(its catalog has the ``vbs`` endpoint type the ``volume_backup`` service uses), and the calls that the native
+API serves today. The ``volume_backup`` proxy's own calls (backup policies, jobs) use VBS-native routes that
+come with another issue: those tests skip until the fake serves the route."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pytest_vbs import FakeVBS
+
+openstack = pytest.importorskip("openstack")
+otc_sdk = pytest.importorskip("otcextensions.sdk")
+from openstack import exceptions  # noqa: E402
+from openstack.connection import Connection  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning", "ignore::DeprecationWarning")
+
+_MISSING = object()
+
+
+@pytest.fixture(autouse=True)
+def _undo_otc_patches() -> Iterator[None]:
+    """``register_otc_extensions`` monkeypatches openstacksdk for the whole process (error parsing, proxy stats,
+    server tags): put openstacksdk back after each test so the other client tests see it unmodified."""
+    import openstack.compute.v2.server
+    import openstack.network.v2.service_provider
+    import openstack.proxy
+
+    targets: list[tuple[Any, str]] = [
+        (openstack.exceptions, "raise_from_response"),
+        (openstack.proxy.Proxy, "_report_stats_statsd"),
+        (openstack.proxy.Proxy, "_report_stats_influxdb"),
+        *((openstack.compute.v2.server.Server, name)
+          for name in ("_get_tag_struct", "_prepare_override_url", "add_tag", "remove_tag")),
+        (openstack.network.v2.service_provider.ServiceProvider, "list"),
+    ]
+    saved = [(owner, name, vars(owner).get(name, _MISSING)) for owner, name in targets]
+    yield
+    for owner, name, value in saved:
+        if value is _MISSING:
+            if name in vars(owner):
+                delattr(owner, name)
+        else:
+            setattr(owner, name, value)
+
+
+def _served(vbs: FakeVBS, method: str, path: str) -> bool:
+    return method in vbs.app.allowed_methods(path)
+
+
+@pytest.fixture
+def conn(vbs: FakeVBS) -> Iterator[Connection]:
+    """A password connection through the fake Keystone (token checks on), with the OTC extensions registered."""
+    vbs.auth = True
+    connection = vbs.openstack_connection()
+    otc_sdk.register_otc_extensions(connection)
+    yield connection
+    connection.close()
+
+
+def test_register_otc_extensions_finds_the_vbs_endpoint(vbs: FakeVBS, conn: Connection) -> None:
+    assert conn.volume_backup.get_endpoint() == vbs.endpoint_v2
+    assert conn.block_storage.get_endpoint() == vbs.endpoint
+    vbs.assert_called("identity_create_token", times=1)
+
+
+def test_block_storage_backups_work_after_registering(vbs: FakeVBS, conn: Connection) -> None:
+    volume_id = vbs.add_volume(name="disk")
+    snapshot_id = vbs.add_snapshot(volume_id)
+
+    created = conn.block_storage.create_backup(volume_id=volume_id, snapshot_id=snapshot_id, name="otc")
+    fetched = conn.block_storage.get_backup(created.id)
+    conn.block_storage.restore_backup(created.id, volume=volume_id)
+    found = conn.block_storage.find_backup("otc")
+    conn.block_storage.delete_backup(created.id)
+    conn.block_storage.wait_for_delete(fetched, interval=0.01, wait=10)
+
+    assert fetched.status == "available"
+    assert found is not None
+    assert found.id == created.id
+    assert vbs.backups == {}
+
+
+def test_errors_through_otcextensions_error_parser(vbs: FakeVBS, conn: Connection) -> None:
+    """otcextensions replaces openstacksdk's error parsing; the fake's message still reaches the exception."""
+    volume_id = vbs.add_volume()
+    missing = str(uuid.uuid4())
+    vbs.fail("list_backups_detail", 503, message="VBS is under maintenance", times=1)
+
+    with pytest.raises(exceptions.NotFoundException, match=f"Backup {missing} could not be found."):
+        conn.block_storage.get_backup(missing)
+    with pytest.raises(exceptions.BadRequestException, match=r"backup\.snapshot_id"):
+        conn.block_storage.create_backup(volume_id=volume_id)
+    with pytest.raises(exceptions.HttpException, match="VBS is under maintenance") as caught:
+        list(conn.block_storage.backups())
+    assert caught.value.status_code == 503
+    vbs.fail("create_backup", 409, message="Conflict in VBS")
+    with pytest.raises(exceptions.ConflictException, match="Conflict in VBS"):
+        conn.block_storage.create_backup(volume_id=volume_id, snapshot_id=vbs.add_snapshot(volume_id))
+
+
+def test_without_keystone_register_the_service_with_the_project(vbs: FakeVBS) -> None:
+    """``register_otc_extensions`` reads the project id from the token, so without auth register the
+    ``volume_backup`` service alone with the project id (``register_single_service``)."""
+    from otcextensions.sdk import register_single_service
+
+    connection = vbs.openstack_connection(auth_type="none")
+    register_single_service(connection, "volume_backup", project_id=vbs.project_id)
+
+    assert connection.volume_backup.get_endpoint() == vbs.endpoint_v2
+    assert list(connection.block_storage.backups()) == []
+    assert not [r for r in vbs.requests if r.operation.startswith("identity_")]
+
+
+def test_volume_backup_policies(vbs: FakeVBS, conn: Connection) -> None:
+    if not _served(vbs, "GET", f"/v2/{vbs.project_id}/backuppolicy"):
+        pytest.skip("VBS-native backup policy routes are not served yet (another issue)")
+
+    assert list(conn.volume_backup.backup_policies()) == []
+
+
+def test_volume_backup_job(vbs: FakeVBS, conn: Connection) -> None:
+    # otcextensions' Job lives at /jobs under the vbs endpoint (/v2/{project_id}); the VBS page uses /v1.
+    job_path = f"/v2/{vbs.project_id}/jobs/{uuid.uuid4()}"
+    if not _served(vbs, "GET", job_path):
+        pytest.skip("otcextensions reads jobs at /v2/{project_id}/jobs/{id}; the fake does not serve that route")
+
+    with pytest.raises(exceptions.NotFoundException):
+        conn.volume_backup.get_job(job_path.rsplit("/", 1)[-1])
