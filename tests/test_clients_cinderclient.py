@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ CINDER = str(Path(sys.executable).with_name("cinder"))
 
 
 @pytest.fixture(params=["password", "noauth"])
-def cinder(vbs: FakeVBS, request: pytest.FixtureRequest) -> Any:
+def cinder(vbs: FakeVBS, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A cinderclient v3 client on a keystoneauth session: password (token checks on) or NoAuth."""
     if request.param == "password":
         vbs.auth = True
@@ -36,7 +37,9 @@ def cinder(vbs: FakeVBS, request: pytest.FixtureRequest) -> Any:
                                 user_domain_name=DEFAULT_DOMAIN_NAME, project_id=vbs.project_id)
     else:
         auth = noauth.NoAuth(endpoint=vbs.endpoint)
-    return cinder_client.Client("3", session=session.Session(auth=auth))
+    keystone_session = session.Session(auth=auth)
+    yield cinder_client.Client("3", session=keystone_session)
+    keystone_session.close()
 
 
 @pytest.fixture

@@ -460,18 +460,17 @@ def test_without_the_option_auth_is_off(inner_test: pytest.Pytester) -> None:
 @pytest.fixture
 def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``python -m pytest_vbs serve --port 0 --auth`` in a subprocess; its base URL."""
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "pytest_vbs", "serve", "--port", "0", "--auth"],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert "serving at" in first, first
-        yield first.rsplit(" ", 1)[-1].strip(), process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    ) as process:  # closes stdout and waits on the way out
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline()
+            assert "serving at" in first, first
+            yield first.rsplit(" ", 1)[-1].strip(), process
+        finally:
+            process.terminate()
 
 
 def test_standalone_server_serves_identity_and_checks_tokens(
