@@ -20,7 +20,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
-from pytest_vbs import native, operations, validation
+from pytest_vbs import native, operations, policies, validation
 from pytest_vbs.errors import STATUS_DESCRIPTIONS, APIError, Family, error_body
 from pytest_vbs.faults import FaultInjector
 from pytest_vbs.hookspecs import Answer
@@ -37,6 +37,14 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BODY = 1024 * 1024
 # Routes of the VBS-native family, for requests that match no rule (they still get that family's envelope).
 _VBS_PATH = re.compile(r"^/v1/|^/v2/[^/]+/(cloudbackups|backuppolicy|backuppolicyresources|os-vendor-backup-sharing)")
+_IDENTITY_PATH = re.compile(r"^/identity(/|$)")
+
+
+def _family_of(path: str) -> Family:
+    """The envelope family of a path no operation matched (unknown routes still answer in their family's shape)."""
+    if _IDENTITY_PATH.match(path):
+        return Family.IDENTITY
+    return Family.VBS if _VBS_PATH.match(path) else Family.NATIVE
 # Wire faults after which the client gets no HTTP status at all.
 _NO_ANSWER = ("connection_reset", "empty_response", "hang")
 
@@ -58,6 +66,7 @@ class VBSApp:
         identity: Identity | None = None,
     ) -> None:
         self.state = state if state is not None else State()
+        policies.install(self.state)  # backup policies run on the state's clock
         self.journal = journal if journal is not None else Journal()
         self.hook = hook
         self.max_body = max_body
@@ -97,7 +106,7 @@ class VBSApp:
 
     def handle(self, request: Request) -> Response:
         operation, args, route_error = self._route(request)
-        family = operation.family if operation else (Family.VBS if _VBS_PATH.match(request.path) else Family.NATIVE)
+        family = operation.family if operation else _family_of(request.path)
         request_id = f"req-{uuid.uuid4()}"
         entry = RecordedRequest(
             operation=operation.name if operation else "unknown",

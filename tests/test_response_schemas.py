@@ -855,9 +855,7 @@ def test_every_ref_resolves() -> None:
     assert checked > 50
 
 
-# -- known differences (strict xfail: fixing the fake flips them) -------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="app.py: requests to /identity that match no route (or no method) get the "
-                   "Cinder envelope, not Keystone's {'error': {'code', 'title', 'message'}}")
+# -- unrouted requests answer in their family's envelope ------------------------------------------------------
 @pytest.mark.parametrize(("method", "path", "status"), [("GET", "/identity/v3/no-such-thing", 404),
                                                          ("PUT", "/identity/v3/auth/tokens", 405)])
 def test_unrouted_identity_requests_answer_like_keystone(
