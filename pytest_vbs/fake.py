@@ -217,6 +217,30 @@ class FakeVBS:
         """Force a backup into ``error`` with ``fail_reason``."""
         self.state.set_backup_error(self.project_id, backup_id, fail_reason)
 
+    # -- backup policies and the virtual clock (pytest_vbs.policies) ----------------------------------------
+    def advance_clock(self, **delta: float) -> None:
+        """Move the fake's clock forward by ``timedelta(**delta)`` (``days=3``, ``hours=1`` ...): every enabled
+        backup policy runs at each of its scheduled times in between, in time order."""
+        from datetime import timedelta
+
+        self.state.advance_clock(timedelta(**delta))
+
+    def add_policy(self, name: str = "policy", **settings: Any) -> str:
+        """Seed a backup policy in this project without the API's rules; returns its id. ``settings``:
+        ``start_time`` ("12:00"), ``frequency`` (1) or ``week_frequency``, ``rentention_num`` or
+        ``rentention_day``, ``remain_first_backup_of_curMonth``, ``status`` ("ON"), ``time_zone``, ``tags``
+        (a dict), ``volumes`` (ids to associate), ``default`` (the tenant's default policy: cannot be renamed)."""
+        from pytest_vbs import policies
+
+        return policies.seed(self.state, self.project_id, name, **settings).id
+
+    @property
+    def policies(self) -> dict[str, Any]:
+        """This project's backup policies by id (``pytest_vbs.policies.Policy`` copies: changing them changes
+        nothing)."""
+        with self.state.lock:
+            return copy.deepcopy(self.state.project(self.project_id).policies)
+
     # -- failure injection ------------------------------------------------------------------------------
     def fail(
         self,

@@ -173,6 +173,7 @@ class Project:
         self.order: list[tuple[datetime, str]] = []
         self.jobs: dict[str, Job] = {}
         self.quota: dict[str, int] = dict.fromkeys(QUOTA_TYPES, -1)
+        self.policies: dict[str, Any] = {}  #: backup policies by id (``pytest_vbs.policies.Policy``)
 
     def add_backup(self, backup: Backup) -> None:
         self.backups[backup.id] = backup
