@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.datastructures import Headers
 from werkzeug.routing import Map, Rule
 
-from pytest_vbs import cloudbackups, control, identity, native, sharing
+from pytest_vbs import cloudbackups, control, identity, native, policies, sharing
 from pytest_vbs.errors import Family
 
 if TYPE_CHECKING:
@@ -149,6 +149,65 @@ def _sharing() -> list[Operation]:
     ]
 
 
+# Error codes of the backup policy operations by error reason (error_codes; digest 9.3 and docs/policies.md).
+_POLICY_FORMAT_CODES = {"missing_body": "AutoBackup.0000", "malformed_json": "AutoBackup.0008",
+                        "bad_encoding": "AutoBackup.0008", "bad_media_type": "AutoBackup.0008"}
+# Query parameters that cannot be converted or break a rule (backuptasks): the request conversion code.
+_POLICY_QUERY_CODES = dict.fromkeys(
+    ("not_an_integer", "not_allowed", "out_of_range", "unknown_field", "not_a_string", "bad_marker"),
+    "AutoBackup.0008")
+
+
+def _policies() -> list[Operation]:
+    """Backup policies and their tags (api_description/backup_policies; enabling/disabling is the modify row)."""
+    base = "/v2/<project_id>/backuppolicy"
+    one = f"{base}/<policy_id>"
+    missing = {"policy_not_found": "AutoBackup.0205"}  # "The policy does not exist."
+    queried = {"policy_not_found": "AutoBackup.1100"}  # "The queried policy does not exist."
+    common: dict[str, Any] = {"family": Family.VBS, "tags": ("vbs", "policy")}
+    return [
+        Operation("create_backup_policy", "POST", base, policies.create, request_schema="create_backup_policy",
+                  doc_page="creating_a_backup_policy", codes=_POLICY_FORMAT_CODES, **common),
+        Operation("list_backup_policies", "GET", base, policies.list_policies,
+                  doc_page="querying_backup_policies", **common),
+        Operation("update_backup_policy", "PUT", one, policies.update, request_schema="update_backup_policy",
+                  doc_page="modifying_a_backup_policy", codes={**_POLICY_FORMAT_CODES, **missing}, **common),
+        Operation("delete_backup_policy", "DELETE", one, policies.delete, 204,
+                  doc_page="deleting_a_backup_policy", codes=missing, **common),
+        Operation("associate_backup_policy_resources", "POST", "/v2/<project_id>/backuppolicyresources",
+                  policies.associate_resources, request_schema="associate_backup_policy_resources",
+                  doc_page="associating_resources_with_a_backup_policy", codes={**_POLICY_FORMAT_CODES, **missing},
+                  **common),
+        Operation("disassociate_backup_policy_resources", "POST",
+                  "/v2/<project_id>/backuppolicyresources/<policy_id>/deleted_resources",
+                  policies.disassociate_resources, request_schema="disassociate_backup_policy_resources",
+                  doc_page="disassociating_resources_from_a_backup_policy",
+                  codes={**_POLICY_FORMAT_CODES, **missing}, **common),
+        Operation("execute_backup_policy", "POST", f"{one}/action", policies.execute, 204,
+                  doc_page="executing_a_backup_policy_at_once", codes=missing, **common),
+        Operation("list_backup_policy_tasks", "GET", f"{one}/backuptasks", policies.list_tasks,
+                  query_schema="list_backup_policy_tasks",
+                  doc_page="querying_backup_jobs_triggered_by_a_backup_policy",
+                  codes={**_POLICY_QUERY_CODES, **queried}, **common),
+        Operation("add_backup_policy_tag", "POST", f"{one}/tags", policies.add_tag, 204,
+                  request_schema="add_backup_policy_tag", doc_page="adding_a_tag_to_a_backup_policy",
+                  codes={**_POLICY_FORMAT_CODES, **missing}, **common),
+        Operation("delete_backup_policy_tag", "DELETE", f"{one}/tags/<key>", policies.delete_tag, 204,
+                  doc_page="removing_a_tag_from_a_backup_policy", codes=missing, **common),
+        Operation("list_all_backup_policy_tags", "GET", f"{base}/tags", policies.list_all_tags,
+                  doc_page="querying_all_backup_policy_tags", **common),
+        Operation("list_backup_policy_tags", "GET", f"{one}/tags", policies.list_tags,
+                  doc_page="querying_tags_of_a_backup_policy", codes=queried, **common),
+        Operation("batch_backup_policy_tags", "POST", f"{one}/tags/action", policies.batch_tags, 204,
+                  request_schema="batch_backup_policy_tags",
+                  doc_page="batch_updating_or_removing_tags_of_a_backup_policy",
+                  codes={**_POLICY_FORMAT_CODES, **missing}, **common),
+        Operation("query_backup_policies_by_tag", "POST", f"{base}/resource_instances/action",
+                  policies.query_by_tag, request_schema="query_backup_policies_by_tag",
+                  doc_page="querying_backup_policies_by_tag", codes=_POLICY_FORMAT_CODES, **common),
+    ]
+
+
 def _volumes_and_snapshots() -> list[Operation]:
     base = "/v3/<project_id>"
     common: dict[str, Any] = {"version": "v3", "tags": ("cinder",), "doc_page": "cinder (not a VBS page)"}
@@ -224,6 +283,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *_native_backups("v2", "_v2", "api_deprecated"),
     *_cloudbackups(),
     *_sharing(),
+    *_policies(),
     *_volumes_and_snapshots(),
     *_discovery(),
     *_identity(),
