@@ -526,6 +526,99 @@ def _get_sharing(walk: Walk) -> list[requests.Response]:
             walk.http.get(f"{_sharings(walk, OTHER_PROJECTS[0])}/{ids[0]}")]
 
 
+# -- backup policies (api_description/backup_policies) --------------------------------------------------------------
+def _policies_url(walk: Walk, suffix: str = "") -> str:
+    return f"{walk.vbs.endpoint_v2}/backuppolicy{suffix}"
+
+
+def _policy(walk: Walk, **settings: Any) -> str:
+    """A seeded policy with one available volume and the given settings (``tags`` a dict)."""
+    return walk.vbs.add_policy("walk_policy", volumes=[walk.disk()], **settings)
+
+
+def _create_backup_policy(walk: Walk) -> list[requests.Response]:
+    daily = {"start_time": "12:00", "frequency": 1, "rentention_num": 3, "status": "ON"}
+    weekly = {"start_time": "22:00,00:00", "week_frequency": ["MON"], "rentention_day": 7.5, "status": "OFF",
+              "remain_first_backup_of_curMonth": "Y"}
+    return [
+        walk.http.post(_policies_url(walk), json={"backup_policy_name": "walk_daily", "scheduled_policy": daily}),
+        walk.http.post(_policies_url(walk), json={"backup_policy_name": "walk_weekly", "scheduled_policy": weekly,
+                                                  "tags": [{"key": "k", "value": "v"}], "time_zone": "UTC+02:00"}),
+    ]
+
+
+def _list_backup_policies(walk: Walk) -> list[requests.Response]:
+    _policy(walk)
+    walk.vbs.add_policy("walk_weekly", week_frequency=["SUN", "WED"], rentention_day=30, time_zone="UTC-03:00")
+    return [walk.http.get(_policies_url(walk))]
+
+
+def _update_backup_policy(walk: Walk) -> list[requests.Response]:
+    url = _policies_url(walk, f"/{_policy(walk)}")
+    return [walk.http.put(url, json={"backup_policy_name": "walk_renamed", "time_zone": "UTC+08:00"}),
+            walk.http.put(url, json={"scheduled_policy": {"week_frequency": ["MON"], "rentention_day": 9}})]
+
+
+def _delete_backup_policy(walk: Walk) -> list[requests.Response]:
+    return [walk.http.delete(_policies_url(walk, f"/{_policy(walk)}"))]
+
+
+def _associate_backup_policy_resources(walk: Walk) -> list[requests.Response]:
+    resources = [{"resource_id": volume, "resource_type": "volume"}
+                 for volume in (walk.disk(), "no-such-volume", walk.vbs.add_volume(status="error"))]
+    return [walk.http.post(f"{walk.vbs.endpoint_v2}/backuppolicyresources",
+                           json={"backup_policy_id": walk.vbs.add_policy(), "resources": resources})]
+
+
+def _disassociate_backup_policy_resources(walk: Walk) -> list[requests.Response]:
+    policy_id = _policy(walk)
+    volume = walk.vbs.policies[policy_id].volume_ids[0]
+    resources = [{"resource_id": volume}, {"resource_id": "no-such-volume"}]
+    return [walk.http.post(f"{walk.vbs.endpoint_v2}/backuppolicyresources/{policy_id}/deleted_resources",
+                           json={"resources": resources})]
+
+
+def _execute_backup_policy(walk: Walk) -> list[requests.Response]:
+    return [walk.http.post(_policies_url(walk, f"/{_policy(walk)}/action"))]
+
+
+def _list_backup_policy_tasks(walk: Walk) -> list[requests.Response]:
+    broken = walk.disk()
+    policy_id = walk.vbs.add_policy("walk_policy", volumes=[walk.disk(), broken])
+    walk.vbs.state.volume(walk.vbs.project_id, broken).status = "error"  # after association: its backup fails
+    walk.vbs.set_transitions("manual")
+    assert walk.http.post(_policies_url(walk, f"/{policy_id}/action")).status_code == 204  # RUNNING, EXECUTE_FAIL
+    running = walk.http.get(_policies_url(walk, f"/{policy_id}/backuptasks"))
+    walk.vbs.advance()
+    walk.vbs.set_transitions("immediate")
+    finished = walk.http.get(_policies_url(walk, f"/{policy_id}/backuptasks"), params={"limit": 1, "sort_dir": "asc"})
+    return [running, finished]
+
+
+def _policy_tags_step(method: str, suffix: str, sent: Any = None) -> Step:
+    def step(walk: Walk) -> list[requests.Response]:
+        policy_id = _policy(walk, tags={"env": "prod", "team": "db"})
+        return [walk.http.request(method, _policies_url(walk, f"/{policy_id}/{suffix}"), json=sent)]
+
+    return step
+
+
+def _list_all_backup_policy_tags(walk: Walk) -> list[requests.Response]:
+    _policy(walk, tags={"env": "prod"})
+    walk.vbs.add_policy("walk_dev", tags={"env": "dev", "app": "web"})
+    return [walk.http.get(_policies_url(walk, "/tags"))]
+
+
+def _query_backup_policies_by_tag(walk: Walk) -> list[requests.Response]:
+    _policy(walk, tags={"env": "prod"})
+    walk.vbs.add_policy("walk_untagged")
+    url = _policies_url(walk, "/resource_instances/action")
+    return [walk.http.post(url, json={"action": "filter", "limit": "10", "offset": "0",
+                                      "tags": [{"key": "env", "values": ["prod"]}]}),
+            walk.http.post(url, json={"action": "filter"}),
+            walk.http.post(url, json={"action": "count"})]
+
+
 #: How to drive each operation: one entry per row of the operation table (checked below).
 STEPS: dict[str, Step] = {
     **{f"create_backup{s}": _create_backup(v) for v, s in (("v3", ""), ("v2", "_v2"))},
@@ -573,6 +666,21 @@ STEPS: dict[str, Step] = {
     "list_sharings": _list_sharings,
     "count_sharings": _count_sharings,
     "get_sharing": _get_sharing,
+    "create_backup_policy": _create_backup_policy,
+    "list_backup_policies": _list_backup_policies,
+    "update_backup_policy": _update_backup_policy,
+    "delete_backup_policy": _delete_backup_policy,
+    "associate_backup_policy_resources": _associate_backup_policy_resources,
+    "disassociate_backup_policy_resources": _disassociate_backup_policy_resources,
+    "execute_backup_policy": _execute_backup_policy,
+    "list_backup_policy_tasks": _list_backup_policy_tasks,
+    "add_backup_policy_tag": _policy_tags_step("POST", "tags", {"tag": {"key": "owner", "value": "walk"}}),
+    "delete_backup_policy_tag": _policy_tags_step("DELETE", "tags/env"),
+    "list_all_backup_policy_tags": _list_all_backup_policy_tags,
+    "list_backup_policy_tags": _policy_tags_step("GET", "tags"),
+    "batch_backup_policy_tags": _policy_tags_step("POST", "tags/action",
+                                                  {"action": "delete", "tags": [{"key": "env"}]}),
+    "query_backup_policies_by_tag": _query_backup_policies_by_tag,
 }
 
 
