@@ -25,6 +25,7 @@ import logging
 import os
 import platform
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,7 @@ from werkzeug.test import Client
 from pytest_vbs import FakeVBS
 from pytest_vbs.inprocess import InProcessAdapter, mount_inprocess
 from pytest_vbs.journal import DEFAULT_MAX_ENTRIES
+from pytest_vbs.server import VBSServer
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -80,8 +82,8 @@ class Config:
 
 
 FULL = Config(
-    quick=False, lifecycle_rounds=15, cold_rounds=5, pytest_tests=200, pytest_rounds=7,
-    pytest_fresh_connection=True, rt_requests=300, rt_rounds=7, tp_per_thread=50, tp_rounds=5, load_rounds=15,
+    quick=False, lifecycle_rounds=15, cold_rounds=5, pytest_tests=200, pytest_rounds=6,
+    pytest_fresh_connection=True, rt_requests=300, rt_rounds=7, tp_per_thread=50, tp_rounds=5, load_rounds=12,
     scale_sizes=(100, 10_000, 100_000), scale_calls=20, scale_rounds=5, memory_backups=10_000,
     sustained_requests=int(DEFAULT_MAX_ENTRIES * 2.5),
 )
@@ -309,21 +311,23 @@ import time
 
 import pytest
 
-_durations = []
+_wall = []
+_cpu = []
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         return (yield)
     finally:
-        _durations.append(time.perf_counter() - started)
+        _wall.append(time.perf_counter() - started)
+        _cpu.append(time.process_time() - cpu)
 
 
 def pytest_sessionfinish(session):
     with open(os.environ["BENCH_TIMES"], "w") as stream:
-        json.dump(_durations, stream)
+        json.dump({"wall": _wall, "cpu": _cpu}, stream)
 '''
 
 _BARE_CONFTEST = '''\
@@ -365,8 +369,8 @@ def write_pytest_project(directory: Path, variant: str, tests: int, fresh_connec
     (directory / "test_many.py").write_text("\n".join(lines))
 
 
-def run_pytest_project(directory: Path) -> tuple[float, float]:
-    """(mean per-test protocol time excluding the first and last test, wall time of the run)."""
+def run_pytest_project(directory: Path) -> tuple[float, float, float]:
+    """Mean per-test protocol time (wall, process CPU) excluding the first and last test; wall of the run."""
     times = directory / "times.json"
     env = subprocess_env(BENCH_TIMES=str(times), PYTHONPATH=f"{HERE}{os.pathsep}{directory}",
                          PYTEST_HTTPSERVER_HOST="127.0.0.1")
@@ -379,8 +383,11 @@ def run_pytest_project(directory: Path) -> tuple[float, float]:
     if result.returncode != 0:
         raise RuntimeError(f"pytest run in {directory} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     durations = json.loads(times.read_text())
-    inner = durations[1:-1] if len(durations) > 2 else durations  # first/last carry session setup/teardown
-    return statistics.fmean(inner), wall
+
+    def inner(values: list[float]) -> list[float]:
+        return values[1:-1] if len(values) > 2 else values  # first/last carry session setup/teardown
+
+    return statistics.fmean(inner(durations["wall"])), statistics.fmean(inner(durations["cpu"])), wall
 
 
 def bench_pytest_runs(cfg: Config, report: Report, workdir: Path) -> None:
@@ -397,35 +404,46 @@ def bench_pytest_runs(cfg: Config, report: Report, workdir: Path) -> None:
             for directory in projects.values():  # warm-up: bytecode caches, first-run costs
                 run_pytest_project(directory)
         walls: dict[str, list[float]] = {name: [] for name in projects}
+        cpus: dict[str, list[float]] = {name: [] for name in projects}
 
-        def runner(directory: Path, wall_samples: list[float]) -> Callable[[], float]:
+        def runner(directory: Path, wall_samples: list[float], cpu_samples: list[float]) -> Callable[[], float]:
             def run() -> float:
-                per_test, wall = run_pytest_project(directory)
+                per_test, cpu, wall = run_pytest_project(directory)
                 wall_samples.append(wall)
+                cpu_samples.append(cpu)
                 return per_test
             return run
 
         rounds = cfg.pytest_rounds if not fresh else max(1, cfg.pytest_rounds - 2)
-        samples = interleave(rounds, {name: runner(projects[name], walls[name]) for name in projects})
+        samples = interleave(rounds, {name: runner(projects[name], walls[name], cpus[name]) for name in projects})
         per_test = {name: median(values) for name, values in samples.items()}
         baseline = per_test["no fixture (baseline)"]
         cost = {name: value - baseline for name, value in per_test.items()}
+        cpu = {name: median(values) for name, values in cpus.items()}
+        cpu_cost = {name: value - cpu["no fixture (baseline)"] for name, value in cpu.items()}
         vbs, peer, floor = (cost["pytest-vbs `vbs`"], cost["pytest-httpserver `httpserver`"],
                             cost["bare session server (floor)"])
-        rows = [
-            [name, us(per_test[name]), us(cost[name]) if name != "no fixture (baseline)" else "—",
-             ratio(cost[name], peer) if name != "no fixture (baseline)" else "—",
-             ratio(cost[name], floor) if name != "no fixture (baseline)" else "—", f"{median(walls[name]):.2f} s"]
-            for name in projects
-        ]
+        rows = []
+        for name in projects:
+            baseline_row = name == "no fixture (baseline)"
+            rows.append([
+                name, us(per_test[name]), "—" if baseline_row else us(cost[name]),
+                "—" if baseline_row else ratio(cost[name], peer), "—" if baseline_row else ratio(cost[name], floor),
+                "—" if baseline_row else us(cpu_cost[name]),
+                "—" if baseline_row else ratio(cpu_cost[name], cpu_cost["pytest-httpserver `httpserver`"]),
+                f"{median(walls[name]):.2f} s",
+            ])
         report.section(
             f"2{'b' if fresh else ''}. Per-test cost in a real pytest run ({label})",
             f"{cfg.pytest_tests} generated tests, each doing one GET of the backup list through the fixture (the "
             f"httpserver tests register their canned answer, as each test must after its per-test clear). Per test "
             f"= mean duration of pytest_runtest_protocol (setup + call + teardown + reporting) over all tests but "
             f"the first and last (which carry session fixture start/stop), median of {rounds} "
-            f"interleaved subprocess runs; cost = per test - the no-fixture baseline. Wall = whole pytest process.",
-            ["variant", "per test", "cost (- baseline)", "vs pytest-httpserver", "vs floor", "wall of run"],
+            f"interleaved subprocess runs; cost = per test - the no-fixture baseline. CPU = process CPU time (all "
+            f"threads, client and server) per test minus the baseline's: less sensitive to other load on the "
+            f"machine than wall time. Wall of run = the whole pytest process.",
+            ["variant", "per test", "cost (- baseline)", "vs pytest-httpserver", "vs floor", "CPU cost",
+             "CPU vs pytest-httpserver", "wall of run"],
             rows,
         )
         suffix = " (new connection per test)" if fresh else ""
@@ -472,7 +490,8 @@ def _create_calls(fake: FakeVBS, session: Any, endpoint: str, count: int) -> lis
     return calls
 
 
-def make_contenders(fake: FakeVBS, inproc_fake: FakeVBS, hs: HTTPServer, bare: BareServer) -> list[Contender]:
+def make_contenders(fake: FakeVBS, inproc_fake: FakeVBS, hs: HTTPServer, bare: BareServer,
+                    vbs_canned: VBSServer) -> list[Contender]:
     backup_id = fake.add_backup()
     inproc_base = "http://vbs.inprocess"
     inproc_backup = inproc_fake.add_backup()
@@ -514,6 +533,7 @@ def make_contenders(fake: FakeVBS, inproc_fake: FakeVBS, hs: HTTPServer, bare: B
         Contender("pytest-vbs create_backup", lambda s, n: _create_calls(fake, s, fake.endpoint, n), reset_fake),
         Contender("pytest-httpserver canned JSON", lambda s, n: [_get(s, hs.url_for(GET_PATH))] * n),
         Contender("bare werkzeug (floor)", lambda s, n: [_get(s, bare.url + GET_PATH)] * n),
+        Contender(DIAGNOSTIC, lambda s, n: [_get(s, vbs_canned.url + GET_PATH)] * n),
         Contender("in-process: pytest-vbs get_backup via requests adapter",
                   lambda s, n: [_get(s, f"{inproc_base}/v3/{inproc_fake.project_id}/backups/{inproc_backup}")] * n,
                   reset_inproc, inproc_session),
@@ -530,17 +550,24 @@ def make_contenders(fake: FakeVBS, inproc_fake: FakeVBS, hs: HTTPServer, bare: B
     ]
 
 
-def round_trip(contender: Contender, session: Any, count: int) -> float:
+#: pytest-vbs's keep-alive server around the canned app: what the server alone costs (not a target).
+DIAGNOSTIC = "diagnostic: pytest-vbs server + canned app"
+
+
+def round_trip(contender: Contender, session: Any, count: int, cpu_samples: list[float]) -> float:
+    """Wall time per request; the process CPU time per request (client and server) goes to ``cpu_samples``."""
     calls = contender.prepare(session, count)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for call in calls:
         call()
     elapsed = time.perf_counter() - started
+    cpu_samples.append((time.process_time() - cpu) / count)
     contender.cleanup()
     return elapsed / count
 
 
-def throughput(contender: Contender, sessions: list[Any], per_thread: int) -> float:
+def throughput(contender: Contender, sessions: list[Any], per_thread: int, cpu_samples: list[float]) -> float:
+    """Requests per second with one thread per session; process CPU per request goes to ``cpu_samples``."""
     calls = [contender.prepare(session, per_thread) for session in sessions]
     barrier = threading.Barrier(len(sessions) + 1)
     errors: list[BaseException] = []
@@ -557,10 +584,11 @@ def throughput(contender: Contender, sessions: list[Any], per_thread: int) -> fl
     for thread in threads:
         thread.start()
     barrier.wait()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    cpu_samples.append((time.process_time() - cpu) / (len(sessions) * per_thread))
     contender.cleanup()
     if errors:
         raise errors[0]
@@ -574,37 +602,46 @@ def bench_round_trip(cfg: Config, report: Report) -> None:
         hs.expect_request(GET_PATH).respond_with_json(_canned_backup())
         hs.start()
         bare = BareServer().start()
+        vbs_canned = VBSServer(canned_app).start()  # type: ignore[arg-type]
         inproc_fake = FakeVBS()  # never started: the in-process mode needs no server
         try:
-            contenders = make_contenders(fake, inproc_fake, hs, bare)
+            contenders = make_contenders(fake, inproc_fake, hs, bare, vbs_canned)
             sessions = {c.name: c.make_session() for c in contenders}
             for contender in contenders:  # warm-up: connections, first-time code paths
-                round_trip(contender, sessions[contender.name], 10)
+                round_trip(contender, sessions[contender.name], 10, [])
+            cpu_samples: dict[str, list[float]] = {c.name: [] for c in contenders}
             single = interleave(cfg.rt_rounds, {
-                c.name: functools.partial(round_trip, c, sessions[c.name], cfg.rt_requests) for c in contenders
+                c.name: functools.partial(round_trip, c, sessions[c.name], cfg.rt_requests, cpu_samples[c.name])
+                for c in contenders
             })
             socket_contenders = [c for c in contenders if not c.name.startswith("in-process")]
             thread_sessions = {c.name: [c.make_session() for _ in range(cfg.threads)] for c in socket_contenders}
             for contender in socket_contenders:
-                throughput(contender, thread_sessions[contender.name], 2)
+                throughput(contender, thread_sessions[contender.name], 2, [])
+            tp_cpu_samples: dict[str, list[float]] = {c.name: [] for c in socket_contenders}
             multi = interleave(cfg.tp_rounds, {
-                c.name: functools.partial(throughput, c, thread_sessions[c.name], cfg.tp_per_thread)
+                c.name: functools.partial(throughput, c, thread_sessions[c.name], cfg.tp_per_thread,
+                                          tp_cpu_samples[c.name])
                 for c in socket_contenders
             })
             for session_list in thread_sessions.values():
                 for session in session_list:
                     session.close()
         finally:
+            vbs_canned.stop()
             bare.stop()
             hs.stop()
     rt = {name: median(values) for name, values in single.items()}
+    rt_cpu = {name: median(values) for name, values in cpu_samples.items()}
     tp = {name: median(values) for name, values in multi.items()}
+    tp_cpu = {name: median(values) for name, values in tp_cpu_samples.items()}
     floor, peer = "bare werkzeug (floor)", "pytest-httpserver canned JSON"
     rows = []
     for contender in socket_contenders:
         name = contender.name
-        rows.append([name, us(rt[name]), ratio(rt[name], rt[floor]), ratio(rt[name], rt[peer]),
-                     f"{tp[name]:.0f} req/s", ratio(tp[name], tp[floor]), ratio(tp[name], tp[peer])])
+        rows.append([name, us(rt[name]), ratio(rt[name], rt[floor]), ratio(rt[name], rt[peer]), us(rt_cpu[name]),
+                     f"{tp[name]:.0f} req/s", ratio(tp[name], tp[floor]), ratio(tp[name], tp[peer]),
+                     us(tp_cpu[name])])
     report.section(
         "3. Keep-alive round trip and throughput (requests.Session over loopback)",
         f"One keep-alive requests.Session per client; {cfg.rt_requests} sequential requests per sample, median of "
@@ -612,9 +649,12 @@ def bench_round_trip(cfg: Config, report: Report) -> None:
         f"requests, each thread its own Session, median of {cfg.tp_rounds} rounds. create_backup posts to a fresh "
         f"volume each time (seeded outside the timing). pytest-httpserver runs as its fixture does (not threaded) "
         f"and answers with respond_with_json; the floor is a threaded werkzeug server answering canned bytes of "
-        f"the same size.",
-        ["server", "round trip", "vs floor", "vs pytest-httpserver", f"{cfg.threads}-thread throughput", "vs floor",
-         "vs pytest-httpserver"],
+        f"the same size. Clients and servers share this process (and its GIL), as a pytest run and its fake do, "
+        f"so throughput is bounded by the CPU per request of client and server together (CPU columns: process "
+        f"CPU time per request, all threads). The diagnostic row is pytest-vbs's server around the canned app: "
+        f"the server's share without any VBS logic.",
+        ["server", "round trip", "vs floor", "vs pytest-httpserver", "CPU per request (client + server)",
+         f"{cfg.threads}-thread throughput", "vs floor", "vs pytest-httpserver", "CPU per request"],
         rows,
     )
     wsgi_floor = "in-process floor: werkzeug test client → canned WSGI app"
@@ -680,13 +720,22 @@ def import_time(statement: str) -> tuple[float, list[tuple[str, float]]]:
     return total, sorted(children, key=lambda item: -item[1])
 
 
-def collect_only(directory: Path, disable_vbs: bool) -> float:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def collect_only(directory: Path, disable_vbs: bool, cpu_samples: list[float] | None = None) -> float:
+    """Wall time of ``pytest --co -q`` in ``directory``; its CPU time (user + system) goes to ``cpu_samples``."""
     command = [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:pytest_httpserver", "-p", "no:cacheprovider"]
     if disable_vbs:
         command += ["-p", "no:vbs"]
+    cpu = children_cpu()
     started = time.perf_counter()
     result = subprocess.run(command, cwd=directory, capture_output=True, text=True, env=subprocess_env())
     elapsed = time.perf_counter() - started
+    if cpu_samples is not None:
+        cpu_samples.append(children_cpu() - cpu)
     if result.returncode not in (0, 5):  # 5: no tests collected
         raise RuntimeError(f"pytest --co failed:\n{result.stdout}\n{result.stderr}")
     return elapsed
@@ -706,12 +755,15 @@ def bench_plugin_load(cfg: Config, report: Report, workdir: Path) -> None:
     plugin_imports = [import_time("import pytest; import pytest_vbs.plugin") for _ in range(runs)]
     plugin_total = median([entry[0] for entry in plugin_imports])
     plugin_children = plugin_imports[-1][1][:6]
+    cpu_with: list[float] = []
+    cpu_without: list[float] = []
     samples = interleave(cfg.load_rounds, {
-        "with pytest-vbs": lambda: collect_only(empty, False),
-        "without (-p no:vbs)": lambda: collect_only(empty, True),
+        "with pytest-vbs": lambda: collect_only(empty, False, cpu_with),
+        "without (-p no:vbs)": lambda: collect_only(empty, True, cpu_without),
     })
     with_vbs, without = median(samples["with pytest-vbs"]), median(samples["without (-p no:vbs)"])
     added = with_vbs - without
+    added_cpu = median(cpu_with) - median(cpu_without)
     rows = [
         ["python -X importtime -c 'import pytest_vbs' (cumulative)", ms(total)],
         *[[f"  of which `{name}`", ms(value)] for name, value in children],
@@ -719,7 +771,8 @@ def bench_plugin_load(cfg: Config, report: Report, workdir: Path) -> None:
         *[[f"  of which `{name}`", ms(value)] for name, value in plugin_children],
         ["pytest --co -q, empty dir, with pytest-vbs", ms(with_vbs)],
         ["pytest --co -q, empty dir, -p no:vbs", ms(without)],
-        ["added by the plugin", ms(added)],
+        ["added by the plugin (wall)", ms(added)],
+        ["added by the plugin (CPU time of the pytest process, user + system)", ms(added_cpu)],
     ]
     report.section(
         "4. What loading the plugin costs every pytest run",
@@ -730,7 +783,8 @@ def bench_plugin_load(cfg: Config, report: Report, workdir: Path) -> None:
         ["measurement", "median"],
         rows,
     )
-    report.target("importing the plugin adds ≤ 30 ms to pytest --co", ms(added), added <= 0.030)
+    report.target("importing the plugin adds ≤ 30 ms to pytest --co", f"{ms(added)} (CPU: {ms(added_cpu)})",
+                  added <= 0.030)
 
 
 # -- 5. scale ------------------------------------------------------------------------------------------------
