@@ -225,6 +225,11 @@ class FakeVBS:
 
         self.state.advance_clock(timedelta(**delta))
 
+    def set_clock(self, at: datetime) -> None:
+        """Freeze the fake's time at ``at`` (naive UTC); ``advance_clock`` then moves it on from there."""
+        with self.state.lock:
+            self.state.clock.frozen = at
+
     def add_policy(self, name: str = "policy", **settings: Any) -> str:
         """Seed a backup policy in this project without the API's rules; returns its id. ``settings``:
         ``start_time`` ("12:00"), ``frequency`` (1) or ``week_frequency``, ``rentention_num`` or
