@@ -823,8 +823,8 @@ def bench_scale(cfg: Config, report: Report) -> None:
     ops: dict[str, Callable[[FakeVBS, list[str]], list[str]]] = {
         "list (limit=100)": lambda f, ids: [f"/v3/{f.project_id}/backups?limit=100"],
         "detail (limit=100)": lambda f, ids: [f"/v3/{f.project_id}/backups/detail?limit=100"],
-        "detail, page from the middle (marker)": lambda f, ids: [
-            f"/v3/{f.project_id}/backups/detail?limit=100&marker={ids[len(ids) // 2]}"],
+        "detail, page of 20 from the middle (marker)": lambda f, ids: [
+            f"/v3/{f.project_id}/backups/detail?limit=20&marker={ids[len(ids) // 2]}"],
         "get one": lambda f, ids: [f"/v3/{f.project_id}/backups/{rng.choice(ids)}" for _ in range(10)],
     }
     contenders: dict[str, Callable[[], float]] = {}
@@ -872,6 +872,21 @@ def bench_scale(cfg: Config, report: Report) -> None:
         if index % step == 0:
             points.append((index, len(load_fake.journal), tracemalloc.get_traced_memory()[0] - base))
     tracemalloc.stop()
+    # What one journal entry of a detail page weighs (the journal keeps the parsed response of every request).
+    page_fake = FakeVBS()
+    seed(page_fake, 100)
+    page_client = Client(page_fake.app)
+    page_path = f"/v3/{page_fake.project_id}/backups/detail?limit=100"
+    page_client.get(page_path).get_data()
+    page_requests = 20 if cfg.quick else 200
+    tracemalloc.start()
+    page_base = tracemalloc.get_traced_memory()[0]
+    for _ in range(page_requests):
+        page_client.get(page_path).get_data()
+    per_page_entry = (tracemalloc.get_traced_memory()[0] - page_base) / page_requests
+    tracemalloc.stop()
+    del page_fake, page_client
+
     cap = DEFAULT_MAX_ENTRIES
     after_cap = [p for p in points if p[0] >= cap + step]
     flat = (after_cap[-1][2] <= 1.05 * after_cap[0][2]) if len(after_cap) >= 2 else None
@@ -881,6 +896,8 @@ def bench_scale(cfg: Config, report: Report) -> None:
          f"{per_backup:,.0f} bytes"],
         *[[f"after {index:,} get_backup requests without reset", f"journal {entries:,} entries, "
            f"{memory / 1e6:.1f} MB above start"] for index, entries, memory in points],
+        ["journal memory per entry of a detail page (limit=100)", f"{per_page_entry / 1e3:,.0f} kB (a full journal "
+         f"of such entries: {per_page_entry * cap / 1e6:,.0f} MB)"],
     ]
     report.section(
         "5. Scale",
