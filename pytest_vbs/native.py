@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from pytest_vbs.state import Backup, ListQuery, Snapshot, Volume
 
@@ -36,9 +36,11 @@ def version_text(version: tuple[int, int]) -> str:
 
 def links(call: Call, collection: str, ident: str) -> list[dict[str, str]]:
     """``self`` (with the request's version) and ``bookmark`` (without) links (list pages, create page)."""
+    # Ids are path segments of a URI: percent-encoded (a no-op for the usual hex and UUID ids).
+    project, ident = (quote(text, safe="", errors="surrogatepass") for text in (call.project_id, ident))
     return [
-        {"href": f"{call.base_url}/{call.version}/{call.project_id}/{collection}/{ident}", "rel": "self"},
-        {"href": f"{call.base_url}/{call.project_id}/{collection}/{ident}", "rel": "bookmark"},
+        {"href": f"{call.base_url}/{call.version}/{project}/{collection}/{ident}", "rel": "self"},
+        {"href": f"{call.base_url}/{project}/{collection}/{ident}", "rel": "bookmark"},
     ]
 
 
@@ -148,7 +150,7 @@ def _next_link(call: Call, last_id: str) -> str:
     """
     params = {k: v for k, v in call.raw_query.items() if k not in ("marker", "offset")}
     params["marker"] = last_id
-    return f"{call.base_url}{call.path}?{urlencode(params)}"
+    return f"{call.base_url}{quote(call.path)}?{urlencode(params)}"
 
 
 def get_backup(call: Call) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.datastructures import Headers
 from werkzeug.routing import Map, Rule
 
-from pytest_vbs import cloudbackups, control, identity, native, policies, sharing
+from pytest_vbs import cloudbackups, control, identity, native, openapi, policies, sharing
 from pytest_vbs.errors import Family
 
 if TYPE_CHECKING:
@@ -275,6 +275,7 @@ def _control() -> list[Operation]:
                   request_schema="control_add_fault", **common),
         Operation("control_list_faults", "GET", f"{base}/faults", control.list_faults, **common),
         Operation("control_clear_faults", "DELETE", f"{base}/faults", control.clear_faults, 204, **common),
+        Operation("control_openapi", "GET", f"{base}/openapi.json", openapi.serve, **common),
     ]
 
 

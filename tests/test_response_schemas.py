@@ -651,6 +651,7 @@ STEPS: dict[str, Step] = {
     "control_add_fault": _control_add_fault,
     "control_list_faults": _control_list_faults,
     "control_clear_faults": _control_clear_faults,
+    "control_openapi": _get("/__vbs__/openapi.json"),
     "create_vbs_backup": _create_vbs_backup,
     "delete_vbs_backup": _delete_vbs_backup,
     "restore_vbs_backup": _restore_vbs_backup,

@@ -1,0 +1,106 @@
+"""Fuzzing every operation of the OpenAPI document against the live fake (schemathesis), on a bounded budget.
+
+For each operation of the document the fake serves at ``/__vbs__/openapi.json``, schemathesis generates
+requests from the documented schemas (path, query and header parameters, bodies; valid and invalid ones) and
+sends them to the ``vbs`` fixture's server. Every answer must: not be a 5xx (nothing is injected here), have a
+documented status, be JSON when documented so, conform to the documented schema of its status, and, for
+errors, use the envelope of the operation's family. Every other example has its ids swapped for ids of
+resources seeded in the test's project, so the fuzzing reaches the success paths (and their response
+schemas), not only 404s.
+
+Budget: :data:`MAX_EXAMPLES` per operation (fewer when an operation has nothing to vary), derandomised.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from pytest_vbs import FakeVBS, openapi, operations, schemas
+from pytest_vbs.errors import Family
+
+#: Examples per operation (CI budget: the whole module runs in a few seconds).
+MAX_EXAMPLES = 15
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+# The generated document; test_openapi.py proves the fake serves exactly this one.
+schema = schemathesis.openapi.from_dict(openapi.document())
+schema.config.phases.coverage.enabled = False  # its exhaustive boundary cases: hundreds of requests an operation
+schema.config.phases.stateful.enabled = False
+
+_swap = itertools.count()
+_registry: Registry[Any] = Registry().with_resources(
+    (uri, Resource.from_contents(document)) for uri, document in schemas._all_documents().items()
+)
+
+
+def envelope_problems(family: Family, body: Any) -> list[str]:
+    """Why ``body`` is not the error envelope of ``family`` (``response_definitions.json``); empty when it is."""
+    envelope = {"$ref": f"{schemas.BASE_URI}response_definitions.json#/$defs/{openapi.ENVELOPES[family]}"}
+    return [error.message for error in Draft202012Validator(envelope, registry=_registry).iter_errors(body)]
+
+
+class Seeded:
+    """A volume, snapshot and backup in the test's project; their ids replace generated ones."""
+
+    def __init__(self, vbs: FakeVBS) -> None:
+        volume_id = vbs.add_volume(size=10, name="fuzz")
+        snapshot_id = vbs.add_snapshot(volume_id)
+        backup_id = vbs.add_backup(volume_id, name="fuzz")
+        self.ids = {"project_id": vbs.project_id, "volume_id": volume_id, "snapshot_id": snapshot_id,
+                    "backup_id": backup_id}
+
+    def apply(self, value: Any) -> Any:
+        """``value`` with every string field named like a seeded id (``volume_id`` ...) replaced, recursively."""
+        if isinstance(value, dict):
+            return {k: self.ids[k] if k in self.ids and isinstance(v, str) else self.apply(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.apply(item) for item in value]
+        return value
+
+
+@pytest.fixture(scope="module")
+def http_session() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_every_operation_answers_as_documented(case: Any, vbs: FakeVBS, http_session: requests.Session) -> None:
+    operation = operations.BY_NAME[case.operation.definition.raw["operationId"]]
+    if next(_swap) % 2 == 0:
+        seeded = Seeded(vbs)
+        if case.path_parameters:
+            case.path_parameters = seeded.apply(dict(case.path_parameters))
+        if isinstance(case.body, (dict, list)):
+            case.body = seeded.apply(case.body)
+
+    response = case.call_and_validate(base_url=vbs.url, session=http_session, checks=CHECKS)
+
+    vbs.clear_faults()  # control_add_fault may have added a rule: nothing is injected into later examples
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        problems = envelope_problems(operation.family, response.json())
+        assert not problems, f"{operation.name} answered {response.status_code} {response.text}: {problems}"
+
+
+def test_every_operation_of_the_table_is_fuzzed() -> None:
+    fuzzed = {result.ok().definition.raw["operationId"] for result in schema.get_all_operations()}
+
+    assert fuzzed == set(operations.BY_NAME)
