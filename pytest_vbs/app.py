@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
@@ -185,7 +185,16 @@ class VBSApp:
             request.environ["pytest_vbs.close_connection"] = True  # the unread body cannot be drained
             raise APIError(413, f"Request body of {length} bytes exceeds the limit of {self.max_body} bytes.",
                            reason="too_large")
-        data = request.stream.read(self.max_body + 1)
+        declared = request.headers.get("Content-Length")
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        if declared is not None and not chunked and not re.fullmatch(r"[0-9]{1,19}", declared.strip()):
+            request.environ["pytest_vbs.close_connection"] = True  # where the body ends is unknown
+            raise APIError(400, f"Invalid Content-Length header {declared[:40]!r}.", reason="malformed_json")
+        try:
+            data = request.stream.read(self.max_body + 1)
+        except (OSError, ValueError, HTTPException) as error:  # a broken chunked body, a client gone mid-body
+            request.environ["pytest_vbs.close_connection"] = True
+            raise APIError(400, f"The request body could not be read: {error}.", reason="malformed_json") from None
         if len(data) > self.max_body:
             request.environ["pytest_vbs.close_connection"] = True
             raise APIError(413, f"Request body exceeds the limit of {self.max_body} bytes.", reason="too_large")

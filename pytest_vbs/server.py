@@ -15,6 +15,7 @@ when the app marks a response with ``environ["pytest_vbs.fault"]``.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import selectors
 import socket
@@ -25,7 +26,8 @@ from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
-from pytest_vbs.app import VBSApp
+from pytest_vbs.app import VBSApp, _family_of
+from pytest_vbs.errors import error_body
 
 log = logging.getLogger("pytest_vbs")
 
@@ -128,6 +130,26 @@ class _Handler(WSGIRequestHandler):
                             return
                     except OSError:
                         return
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What http.server answers before the app runs (a garbage request line, a request line or header
+        over 64 KiB, more than 100 headers, an unsupported HTTP version): the family's JSON error envelope
+        instead of an HTML page, then the connection closes."""
+        short = self.responses.get(code, ("Error", ""))[0]
+        text = (message or short).rstrip(".") + "."
+        path = getattr(self, "path", "") or ""
+        body = json.dumps(error_body(_family_of(path.split("?")[0]), code, text)).encode()
+        self.log_error("code %d, message %s", code, message)
+        if self.request_version == "HTTP/0.9":  # garbage before any version: answer with a status line anyway
+            self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        self.send_response(code, short)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
     def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
         self.close_connection = True
