@@ -70,9 +70,9 @@ def schema_names(kind: str) -> list[str]:
     return sorted(uri[len(prefix) : -len(".json")] for uri in _all_documents() if uri.startswith(prefix))
 
 
-def definitions() -> dict[str, Any]:
-    """The shared field rules (``schemas/definitions.json``)."""
-    return _all_documents()[f"{BASE_URI}definitions.json"]
+def definitions(name: str = "definitions") -> dict[str, Any]:
+    """A document of shared field rules (``schemas/definitions.json``, ``schemas/policy_definitions.json`` ...)."""
+    return _all_documents()[f"{BASE_URI}{name}.json"]
 
 
 def schema(kind: str, name: str) -> dict[str, Any] | None:

@@ -28,15 +28,19 @@ __all__ = [
     "BackupName",
     "Invalid",
     "backup_names",
+    "backup_tags",
     "create_backup_requests",
     "descriptions",
     "ids",
     "invalid_backup_names",
+    "invalid_backup_tags",
     "invalid_create_backup_requests",
     "invalid_descriptions",
     "invalid_ids",
+    "invalid_policy_names",
     "invalid_restore_requests",
     "json_values",
+    "policy_names",
     "restore_requests",
 ]
 
@@ -56,8 +60,8 @@ class Invalid:
 
 # -- schema data ------------------------------------------------------------------------------------------
 @functools.cache
-def _definition(name: str) -> Mapping[str, Any]:
-    node: Mapping[str, Any] = schemas.definitions()["$defs"][name]
+def _definition(name: str, document: str = "definitions") -> Mapping[str, Any]:
+    node: Mapping[str, Any] = schemas.definitions(document)["$defs"][name]
     return node
 
 
@@ -67,72 +71,144 @@ def _reason(node: Mapping[str, Any], keyword: str, fallback: str) -> str:
 
 
 def _alphabet(pattern: str) -> str:
-    """The candidate characters a ``^[...]*$``-style pattern accepts one by one."""
+    """The candidate characters a ``^[...]*``-style pattern accepts one by one."""
     return "".join(c for c in _CANDIDATES if re.fullmatch(pattern, c))
 
 
-def _not_prefix(node: Mapping[str, Any]) -> re.Pattern[str] | None:
-    forbidden = node.get("not", {}).get("pattern")
-    return re.compile(forbidden) if forbidden else None
+@dataclass(frozen=True)
+class _TextRule:
+    """A string field's rule as the schema states it: alphabet, length, a forbidden prefix, other patterns."""
+
+    node: Mapping[str, Any]
+    alphabet: str
+    low: int
+    high: int
+    prefix: re.Pattern[str] | None  # the ``not`` pattern, e.g. ^[Aa][Uu][Tt][Oo]
+    word: str  # that prefix as a word, e.g. "auto"
+    others: tuple[re.Pattern[str], ...]  # patterns of ``allOf`` parts (e.g. no '<' or '>')
+
+    @classmethod
+    def of(cls, name: str, document: str = "definitions") -> _TextRule:
+        node = _definition(name, document)
+        forbidden = node.get("not", {}).get("pattern")
+        others = tuple(re.compile(_definition(part["$ref"].rsplit("/", 1)[-1], document)["pattern"])
+                       for part in node.get("allOf", []))
+        return cls(node, _alphabet(node["pattern"]), int(node.get("minLength", 0)), int(node["maxLength"]),
+                   re.compile(forbidden) if forbidden else None,
+                   "".join(a.lower() for a, _ in re.findall(r"\[(\w)(\w)\]", forbidden or "")), others)
+
+    def forbidden_characters(self) -> st.SearchStrategy[str]:
+        """Characters the pattern refuses and every other part allows (so exactly one rule breaks)."""
+        return st.one_of(st.sampled_from(_FORBIDDEN_SAMPLES), st.characters(codec="utf-8")).filter(
+            lambda c: c not in self.alphabet and all(p.match(c) for p in self.others)
+        )
 
 
-def _text_field(name: str) -> tuple[Mapping[str, Any], str, int, int, re.Pattern[str] | None]:
-    node = _definition(name)
-    alphabet = _alphabet(node["pattern"]) if "pattern" in node else ""
-    return node, alphabet, int(node.get("minLength", 0)), int(node["maxLength"]), _not_prefix(node)
+def _names(rule: _TextRule) -> st.SearchStrategy[str]:
+    chars = st.sampled_from(rule.alphabet)
+    edges = [
+        st.text(chars, min_size=rule.low, max_size=rule.low),
+        st.text(chars, min_size=rule.high, max_size=rule.high),
+        st.text(st.sampled_from(string.digits), min_size=rule.low, max_size=rule.high),
+        st.tuples(st.sampled_from("-_"), st.text(chars, max_size=rule.high - 1)).map("".join),
+    ]
+    if rule.word:  # names that contain or end with the forbidden prefix are fine
+        variants = [rule.word, rule.word.title(), rule.word.upper()]
+        edges.append(st.tuples(st.text(chars, min_size=1, max_size=8), st.sampled_from(variants),
+                               st.text(chars, max_size=8)).map("".join))
+    names = st.one_of(st.text(chars, min_size=rule.low, max_size=rule.high), *edges)
+    prefix = rule.prefix
+    return names.filter(lambda name: prefix is None or prefix.match(name) is None)
+
+
+def _invalid_names(rule: _TextRule, field: str) -> st.SearchStrategy[Invalid]:
+    node, alphabet, high = rule.node, rule.alphabet, rule.high
+    safe = st.text(st.sampled_from(string.digits), min_size=1, max_size=4)  # never a prefix problem
+    cases = [
+        st.just(Invalid("", _reason(node, "minLength", "empty"), field)),
+        st.text(st.sampled_from(alphabet), min_size=high + 1, max_size=high + 40).map(
+            lambda s: Invalid("1" + s[1:], _reason(node, "maxLength", "too_long"), field)
+        ),
+        st.tuples(safe, rule.forbidden_characters(), st.text(st.sampled_from(alphabet), max_size=high - 6)).map(
+            lambda p: Invalid("".join(p), _reason(node, "pattern", "bad_character"), field)
+        ),
+        _non_string_values().map(lambda v: Invalid(v, _reason(node, "type", "not_a_string"), field)),
+    ]
+    if rule.word:
+        word = rule.word
+        variants = [word, word.title(), word.upper(), "".join(c.upper() if i % 2 else c for i, c in enumerate(word))]
+        cases.append(
+            st.tuples(st.sampled_from(variants), st.text(st.sampled_from(alphabet), max_size=high - len(word))).map(
+                lambda p: Invalid("".join(p), _reason(node, "not", "prefix"), field)
+            )
+        )
+    return st.one_of(cases)
 
 
 # -- names ----------------------------------------------------------------------------------------------
 def backup_names() -> st.SearchStrategy[str]:
     """Every name the documentation allows, with the edges well covered: length 1 and the maximum,
     all digits, a leading ``-``/``_``, names that contain or end with ``auto``."""
-    _, alphabet, low, high, prefix = _text_field("backup_name")
-    chars = st.sampled_from(alphabet)
-    edges = st.one_of(
-        st.text(chars, min_size=low, max_size=low),
-        st.text(chars, min_size=high, max_size=high),
-        st.text(st.sampled_from(string.digits), min_size=low, max_size=high),
-        st.tuples(st.sampled_from("-_"), st.text(chars, max_size=high - 1)).map("".join),
-        st.tuples(st.text(chars, min_size=1, max_size=8), st.sampled_from(["auto", "Auto", "AUTO", "autobk"]),
-                  st.text(chars, max_size=8)).map("".join),
-    )
-    names = st.one_of(st.text(chars, min_size=low, max_size=high), edges)
-    return names.filter(lambda name: prefix is None or prefix.match(name) is None)
+    return _names(_TextRule.of("backup_name"))
 
 
 def invalid_backup_names() -> st.SearchStrategy[Invalid]:
     """Every way a name can be wrong, labelled: empty, too long, a forbidden character (space, dot,
     unicode letters, control characters ...), the ``auto`` prefix (any case), not a string."""
-    node, alphabet, _, high, prefix = _text_field("backup_name")
-    field = "backup.name"
-    safe = st.text(st.sampled_from(string.digits), min_size=1, max_size=4)  # never a prefix problem
-    forbidden = st.one_of(st.sampled_from(_FORBIDDEN_SAMPLES), st.characters(codec="utf-8")).filter(
-        lambda c: c not in alphabet
+    return _invalid_names(_TextRule.of("backup_name"), "backup.name")
+
+
+def policy_names() -> st.SearchStrategy[str]:
+    """Backup policy names the documentation allows (1-64 letters, digits, ``_``, ``-``; not ``default…``)."""
+    return _names(_TextRule.of("policy_name", "policy_definitions"))
+
+
+def invalid_policy_names() -> st.SearchStrategy[Invalid]:
+    """Policy names the documentation refuses, labelled (``empty``, ``too_long``, ``bad_character``,
+    ``default_prefix``, ``not_a_string``)."""
+    return _invalid_names(_TextRule.of("policy_name", "policy_definitions"), "backup_policy_name")
+
+
+def backup_tags() -> st.SearchStrategy[list[dict[str, str]]]:
+    """``tags`` of a ``/cloudbackups`` create: up to the maximum number of key/value pairs."""
+    tag = _definition("backup_tag")
+    key, value = tag["properties"]["key"], tag["properties"]["value"]
+    return st.lists(
+        st.fixed_dictionaries({
+            "key": st.text(st.sampled_from(_alphabet(key["pattern"])), min_size=key["minLength"],
+                           max_size=key["maxLength"]),
+            "value": st.text(st.sampled_from(_alphabet(value["pattern"])), max_size=value["maxLength"]),
+        }),
+        max_size=_definition("backup_tags")["maxItems"],
+        unique_by=lambda t: t["key"],
     )
-    cases = [
-        st.just(Invalid("", _reason(node, "minLength", "empty"), field)),
-        st.text(st.sampled_from(alphabet), min_size=high + 1, max_size=high + 40).map(
-            lambda s: Invalid("1" + s[1:], _reason(node, "maxLength", "too_long"), field)
+
+
+def invalid_backup_tags() -> st.SearchStrategy[Invalid]:
+    """``tags`` that break one rule, labelled: too many, key or value too long, a forbidden character, a
+    missing value, not a tag object."""
+    tags, tag = _definition("backup_tags"), _definition("backup_tag")
+    key, value = tag["properties"]["key"], tag["properties"]["value"]
+    banned = [c for c in _FORBIDDEN_SAMPLES + "=*|" if not re.match(key["pattern"], c)]
+    field = "backup.tags"
+    return st.one_of(
+        st.just(Invalid([{"key": f"k{i}", "value": "v"} for i in range(tags["maxItems"] + 1)],
+                        _reason(tags, "maxItems", "too_many"), field)),
+        st.just(Invalid([{"key": "k" * (key["maxLength"] + 1), "value": "v"}], "too_long", f"{field}.0.key")),
+        st.just(Invalid([{"key": "k", "value": "v" * (value["maxLength"] + 1)}], "too_long", f"{field}.0.value")),
+        st.sampled_from(banned).map(
+            lambda c: Invalid([{"key": f"k{c}", "value": "v"}], _reason(key, "pattern", "bad_character"),
+                              f"{field}.0.key")
         ),
-        st.tuples(safe, forbidden, st.text(st.sampled_from(alphabet), max_size=high - 6)).map(
-            lambda p: Invalid("".join(p), _reason(node, "pattern", "bad_character"), field)
-        ),
-        _non_string_values().map(lambda v: Invalid(v, _reason(node, "type", "not_a_string"), field)),
-    ]
-    if prefix is not None:
-        cases.append(
-            st.tuples(st.sampled_from(["auto", "Auto", "AUTO", "aUtO", "autobk_"]),
-                      st.text(st.sampled_from(alphabet), max_size=high - 7)).map(
-                lambda p: Invalid("".join(p), _reason(node, "not", "auto_prefix"), field)
-            )
-        )
-    return st.one_of(cases)
+        st.just(Invalid([{"key": "k"}], "missing_field", f"{field}.0.value")),
+    )
 
 
 # -- descriptions -----------------------------------------------------------------------------------------
 def descriptions() -> st.SearchStrategy[str | None]:
     """Descriptions the native APIs accept: up to the maximum length, no forbidden characters, or null."""
-    node, _, low, high, _ = _text_field("native_description")
+    node = _definition("native_description")
+    low, high = int(node.get("minLength", 0)), int(node["maxLength"])
     pattern = re.compile(node["pattern"])
     text = st.text(st.characters(codec="utf-8"), min_size=low, max_size=high).filter(
         lambda s: pattern.fullmatch(s) is not None
@@ -142,7 +218,8 @@ def descriptions() -> st.SearchStrategy[str | None]:
 
 def invalid_descriptions() -> st.SearchStrategy[Invalid]:
     """Descriptions the native APIs reject, labelled: too long, a forbidden character, not a string."""
-    node, _, _, high, _ = _text_field("native_description")
+    node = _definition("native_description")
+    high = int(node["maxLength"])
     field = "backup.description"
     banned = [c for c in "<>" if re.fullmatch(node["pattern"], c) is None]
     return st.one_of(

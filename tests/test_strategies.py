@@ -14,13 +14,17 @@ from pytest_vbs.hypothesis_setup import BackupName
 from pytest_vbs.strategies import (
     Invalid,
     backup_names,
+    backup_tags,
     create_backup_requests,
     descriptions,
     invalid_backup_names,
+    invalid_backup_tags,
     invalid_create_backup_requests,
     invalid_descriptions,
+    invalid_policy_names,
     invalid_restore_requests,
     json_values,
+    policy_names,
     restore_requests,
 )
 
@@ -141,3 +145,41 @@ def test_arbitrary_json_never_gets_a_500(vbs: FakeVBS, http: requests.Session, b
                              headers={"Content-Type": "application/json"})
         assert response.status_code in (400, 404), response.text
         assert set(response.json()) in ({"badRequest"}, {"itemNotFound"})
+
+
+# -- VBS-native fields: policy names and backup tags -----------------------------------------------------
+POLICY = {"scheduled_policy": {"start_time": "12:00", "frequency": 1, "rentention_num": 3, "status": "ON"}}
+VBS_BACKUP = {"volume_id": "6f1e2b3c-1111-2222-3333-444455556666", "name": "b"}
+
+
+@given(policy_names())
+def test_valid_policy_names_pass_the_schema(name: str) -> None:
+    assert schemas.violations("requests", "create_backup_policy", {**POLICY, "backup_policy_name": name}) == []
+
+
+@given(invalid_policy_names())
+def test_invalid_policy_names_fail_for_the_labelled_reason(invalid: Invalid) -> None:
+    violation = _only_violation({**POLICY, "backup_policy_name": invalid.value}, "create_backup_policy")
+    assert (violation.reason, violation.path) == (invalid.reason, invalid.field)
+
+
+@given(backup_tags())
+def test_valid_backup_tags_pass_the_schema(tags: list[dict[str, str]]) -> None:
+    assert schemas.violations("requests", "create_vbs_backup", {"backup": {**VBS_BACKUP, "tags": tags}}) == []
+
+
+@given(invalid_backup_tags())
+def test_invalid_backup_tags_fail_for_the_labelled_reason(invalid: Invalid) -> None:
+    violation = _only_violation({"backup": {**VBS_BACKUP, "tags": invalid.value}}, "create_vbs_backup")
+    assert (violation.reason, violation.path) == (invalid.reason, invalid.field)
+
+
+@over_http
+@given(invalid=invalid_policy_names())
+def test_the_fake_refuses_every_invalid_policy_name(vbs: FakeVBS, http: requests.Session, invalid: Invalid) -> None:
+    body = {**POLICY, "backup_policy_name": invalid.value}
+    response = http.post(f"{vbs.endpoint_v2}/backuppolicy", data=json.dumps(body),
+                         headers={"Content-Type": "application/json"})
+    violation = _only_violation(body, "create_backup_policy")
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": violation.code, "message": violation.describe()}}
