@@ -124,8 +124,8 @@ def try_json(data: bytes) -> Any:
 
 def query(operation: Operation, raw: Mapping[str, str], microversion: tuple[int, int] | None) -> dict[str, Any]:
     """Query parameters coerced to their documented types, validated, and gated by microversion."""
-    if operation.query_schema is None:
-        return dict(raw)
+    if operation.query_schema is None or not raw:
+        return dict(raw)  # no query schema requires a parameter: nothing to check (and no validator to load)
     types = schemas.query_types(operation.query_schema)
     query: dict[str, Any] = {}
     for key, value in raw.items():
