@@ -122,6 +122,7 @@ class Unharmed:
         assert created.status_code == 202, created.text
         self.backup_id = created.json()["backup"]["id"]
         self.state = self._state()
+        self.connections = _open_connections(vbs)  # the test session's keep-alive one, and any other test's
 
     def _state(self) -> Any:
         """The control API's view of every project; projects without any resource are left out (reading a
@@ -131,7 +132,7 @@ class Unharmed:
         return state
 
     def check(self) -> None:
-        _wait_until_idle(self.vbs)
+        _wait_until_idle(self.vbs, self.connections)
         assert self._state() == self.state
         with requests.Session() as fresh:  # a new connection: the abused one may be closed
             assert fresh.get(f"{self.vbs.endpoint}/backups/{self.backup_id}").json()["backup"]["name"] == "before"
@@ -140,16 +141,18 @@ class Unharmed:
         assert sorted(b.name or "" for b in self.vbs.backups.values()) == ["after", "before"]
 
 
-def _wait_until_idle(vbs: FakeVBS) -> None:
-    """Until the server has no connection open other than keep-alive ones of the test's session (bounded)."""
+def _open_connections(vbs: FakeVBS) -> set[socket.socket]:
     httpd = vbs.server._httpd
     assert httpd is not None
+    with httpd._connections_lock:
+        return set(httpd._connections)
+
+
+def _wait_until_idle(vbs: FakeVBS, before: set[socket.socket]) -> None:
+    """Until every connection the server accepted since ``before`` is finished (bounded: a hang fails)."""
     deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        with httpd._connections_lock:
-            busy = [c for c in httpd._connections if c.fileno() != -1]
-        if len(busy) <= 1:  # the test's own requests.Session
-            return
+    while _open_connections(vbs) - before:
+        assert time.monotonic() < deadline, "the server still holds a connection the abuse opened"
         time.sleep(0.01)
 
 
@@ -427,7 +430,7 @@ def test_a_client_that_disconnects_mid_request_is_dropped_cleanly(
 
     drop(vbs, data, reset=reset)
 
-    _wait_until_idle(vbs)
+    _wait_until_idle(vbs, unharmed.connections)
     assert "never" not in [b.name for b in vbs.backups.values()]
 
 
@@ -435,11 +438,8 @@ def test_many_abandoned_connections_leave_no_thread_behind(vbs: FakeVBS, unharme
     for index in range(50):
         drop(vbs, request_bytes("POST", f"/v3/{vbs.project_id}/backups", b"{", JSON, length=100), reset=index % 2 == 0)
 
-    _wait_until_idle(vbs)
-    httpd = vbs.server._httpd
-    assert httpd is not None
-    with httpd._connections_lock:
-        assert len(httpd._connections) <= 1
+    _wait_until_idle(vbs, unharmed.connections)
+    assert _open_connections(vbs) <= unharmed.connections
 
 
 def test_the_same_connection_serves_after_errors_that_keep_it_open(vbs: FakeVBS, unharmed: Unharmed) -> None:
