@@ -64,13 +64,15 @@ class VBSApp:
         *,
         max_body: int = DEFAULT_MAX_BODY,
         identity: Identity | None = None,
+        control: bool = True,
     ) -> None:
         self.state = state if state is not None else State()
         policies.install(self.state)  # backup policies run on the state's clock
         self.journal = journal if journal is not None else Journal()
         self.hook = hook
         self.max_body = max_body
-        self.url_map = operations.url_map()
+        self.control = control  #: whether the ``/__vbs__`` control API is served (else 404, like unknown routes)
+        self.url_map = operations.url_map(control=control)
         self.faults = FaultInjector(self)
         self.on_reset: Callable[[], None] = self.reset
         self.identity = identity if identity is not None else Identity()  #: users, tokens, API auth

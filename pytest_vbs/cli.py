@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", action="store_true",
                        help="check X-Auth-Token on the API (401/403) against the fake identity service "
                             "(default: off, any token works)")
+    serve.add_argument("--no-control", action="store_true",
+                       help="turn the /__vbs__ control API off: its routes answer 404 like unknown routes")
     return parser
 
 
@@ -39,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plugins = [importlib.import_module(name) for name in args.plugin]
     manager = standalone_plugin_manager(*plugins)
     fake = FakeVBS(args.host, args.port, project_id=args.project_id, transitions=args.transitions,
-                   reads=args.reads, plugin_manager=manager, auth=args.auth)
+                   reads=args.reads, plugin_manager=manager, auth=args.auth, control=not args.no_control)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with fake:
@@ -48,8 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  identity (Keystone v3): {fake.auth_url}  user {DEFAULT_USERNAME} / {DEFAULT_PASSWORD}, "
               f"project {fake.project_id}; token checks {'on' if fake.auth else 'off (any token works)'}")
         print("  try:")
-        print(f"    curl -s -X POST {fake.url}/__vbs__/volumes -H 'Content-Type: application/json' "
-              f"-d '{{\"project_id\": \"{fake.project_id}\", \"size\": 10}}'")
+        if fake.app.control:
+            print(f"    curl -s -X POST {fake.url}/__vbs__/volumes -H 'Content-Type: application/json' "
+                  f"-d '{{\"project_id\": \"{fake.project_id}\", \"size\": 10}}'")
+        else:
+            print("  control API (/__vbs__): off")
         print(f"    curl -s {fake.endpoint}/backups/detail")
         print("  Ctrl-C to stop.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -43,7 +43,10 @@ class FakeVBS:
         plugin_manager: pluggy.PluginManager | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         auth: bool = False,
+        control: bool = True,
     ) -> None:
+        """``host`` is 127.0.0.1 unless other machines must reach the fake (binding 0.0.0.0 or :: warns);
+        ``control=False`` turns the ``/__vbs__`` control API off (its routes answer 404, like unknown ones)."""
         self.project_id = project_id
         self._defaults = (TransitionMode(transitions), reads)
         self.state = State(transitions=TransitionMode(transitions), reads=reads)
@@ -52,7 +55,8 @@ class FakeVBS:
         self.hook = self.plugin_manager.hook
         #: The fake Keystone: users, projects, tokens (``identity.add_user(...)``, ``identity.issue_token(...)``).
         self.identity = Identity(project_id=project_id, auth=auth)
-        self.app = VBSApp(self.state, self.journal, self.hook, max_body=max_body, identity=self.identity)
+        self.app = VBSApp(self.state, self.journal, self.hook, max_body=max_body, identity=self.identity,
+                          control=control)
         self.faults = self.app.faults
         self.app.on_reset = self.reset
         self.server = VBSServer(self.app, host, port)

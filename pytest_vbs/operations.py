@@ -294,11 +294,13 @@ OPERATIONS: tuple[Operation, ...] = (
 BY_NAME: Mapping[str, Operation] = {op.name: op for op in OPERATIONS}
 
 
-def url_map() -> Map:
+def url_map(*, control: bool = True) -> Map:
     """werkzeug routing for the whole table; literal segments (``/detail``) win over ids by werkzeug's
-    rule weighting. Trailing slashes are optional (``/v3`` and ``/v3/``)."""
+    rule weighting. Trailing slashes are optional (``/v3`` and ``/v3/``). Without ``control`` the
+    ``/__vbs__`` routes are left out: they answer 404 like any unknown route."""
     return Map(
-        [Rule(op.rule, endpoint=op.name, methods=[op.method]) for op in OPERATIONS],
+        [Rule(op.rule, endpoint=op.name, methods=[op.method]) for op in OPERATIONS
+         if control or "control" not in op.tags],
         strict_slashes=False,
         merge_slashes=False,
     )

@@ -41,6 +41,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="check X-Auth-Token on the API: 401 without a valid token of the fake identity service, "
                          "403 for another project's (default: off, any token works; ini: vbs_auth)")
     parser.addini("vbs_auth", "check tokens on the API (401/403); off: any token works", type="bool", default=False)
+    group.addoption("--vbs-no-control", action="store_false", dest="vbs_control", default=None,
+                    help="turn the /__vbs__ control API off: its routes answer 404 like unknown routes "
+                         "(ini: vbs_control = false)")
+    parser.addini("vbs_control", "serve the /__vbs__ control API", type="bool", default=True)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -83,6 +87,7 @@ def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
         reads=int(_setting(pytestconfig, "reads")),
         plugin_manager=pytestconfig.pluginmanager,
         auth=_flag(pytestconfig, "auth"),
+        control=_flag(pytestconfig, "control"),
     )
     fake.start()
     try:

@@ -15,6 +15,7 @@ when the app marks a response with ``environ["pytest_vbs.fault"]``.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import selectors
@@ -22,6 +23,7 @@ import socket
 import struct
 import threading
 import time
+import warnings
 from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
@@ -191,6 +193,34 @@ class _ThreadedServer(ThreadedWSGIServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
+class ExposedServerWarning(UserWarning):
+    """The fake was told to listen on every interface (or another non-loopback address)."""
+
+
+def exposed(host: str) -> bool:
+    """Whether binding ``host`` makes the server reachable from other machines: the wildcard addresses
+    (``0.0.0.0``, ``::``, empty) and any non-loopback IP address. Host names other than ``localhost`` are
+    resolved by the OS; they are not judged here."""
+    if host == "":
+        return True
+    if host == "localhost":
+        return False
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not address.is_loopback
+
+
+def _exposed_message(host: str, *, control: bool) -> str:
+    message = (f"pytest-vbs: the fake VBS binds {host}: other machines can reach it, and without auth any "
+               "request is accepted")
+    if control:
+        message += (", including its /__vbs__ control API (reset, seeding, fault injection); turn that off with "
+                    "--vbs-no-control, ini vbs_control = false, FakeVBS(control=False) or serve --no-control")
+    return message + ". Bind 127.0.0.1 (the default) unless other machines must reach the fake."
+
+
 class VBSServer:
     """A running fake: the app served on ``host:port`` (port 0 = a free one) from a background thread.
 
@@ -199,6 +229,9 @@ class VBSServer:
     """
 
     def __init__(self, app: VBSApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        if exposed(host):
+            warnings.warn(_exposed_message(host or "0.0.0.0", control=app.control), ExposedServerWarning,
+                          stacklevel=3)
         self.app = app
         self.host = host
         self.port = port
