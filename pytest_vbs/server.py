@@ -38,6 +38,8 @@ SLOW_BODY_CHUNKS = 20
 SLOW_BODY_INTERVAL = 0.1
 #: Longest time a ``hang`` fault holds a request when the client never gives up, in seconds.
 MAX_HANG = 300.0
+#: Longest wait at stop for connection threads to finish (a hook still sleeping a fault's delay), in seconds.
+MAX_JOIN = 5.0
 
 
 class _Handler(WSGIRequestHandler):
@@ -163,6 +165,21 @@ class _Handler(WSGIRequestHandler):
         log.debug(format, *args)
 
 
+class _HandlerThreads(list[threading.Thread]):
+    """socketserver's joinable list of connection threads, daemon ones included: its own ``_Threads`` skips
+    daemon threads, so ``server_close()`` returned while handlers were still finishing."""
+
+    def append(self, thread: threading.Thread) -> None:
+        self[:] = [t for t in self if t.is_alive()]
+        super().append(thread)
+
+    def join(self) -> None:
+        threads, self[:] = self[:], []
+        deadline = time.monotonic() + MAX_JOIN
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 class _ThreadedServer(ThreadedWSGIServer):
     """werkzeug's threaded server that also tracks its open connections so it can close them at stop."""
 
@@ -173,6 +190,7 @@ class _ThreadedServer(ThreadedWSGIServer):
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._threads = _HandlerThreads()  # joined by server_close()
         super().__init__(host, port, app, handler=_Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
