@@ -139,6 +139,8 @@ def subprocess_env(**extra: str) -> dict[str, str]:
            if not k.startswith(("PYTEST_", "COV_")) and k != "PYTHONDONTWRITEBYTECODE"}
     if PYCACHE:
         env["PYTHONPYCACHEPREFIX"] = PYCACHE[0]
+    if "PYTHONPATH" in extra and env.get("PYTHONPATH"):
+        extra = {**extra, "PYTHONPATH": extra["PYTHONPATH"] + os.pathsep + env["PYTHONPATH"]}
     env.update(extra)
     return env
 
