@@ -45,7 +45,7 @@ from floor import BareServer, canned_app
 from pytest_httpserver import HTTPServer
 from werkzeug.test import Client
 
-from pytest_vbs import FakeVBS
+from pytest_vbs import FakeVBS, operations
 from pytest_vbs.inprocess import InProcessAdapter, mount_inprocess
 from pytest_vbs.journal import DEFAULT_MAX_ENTRIES
 from pytest_vbs.server import VBSServer
@@ -169,6 +169,9 @@ class Report:
         if after:
             lines += ["", after]
         self.sections.append("\n".join(lines))
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
 
     def target(self, text: str, measured: str, met: bool | None) -> None:
         self.targets.append(Target(text, measured, met))
@@ -297,12 +300,32 @@ def bench_lifecycle(cfg: Config, report: Report) -> None:
          "cold: stop"],
         rows,
     )
+    constructions = []
+    for _ in range(cfg.lifecycle_rounds):
+        started = time.perf_counter()
+        FakeVBS()
+        constructions.append(time.perf_counter() - started)
+    construct = median(constructions)
+    url_maps = []
+    for _ in range(cfg.lifecycle_rounds):
+        started = time.perf_counter()
+        operations.url_map()
+        url_maps.append(time.perf_counter() - started)
+    url_map = median(url_maps)
+    report.sections[-1] += (f"\n\nFakeVBS() construction alone (no start, no request): {ms(construct)}; of it, "
+                            f"operations.url_map() (the werkzeug routing map): {ms(url_map)} (medians of "
+                            f"{cfg.lifecycle_rounds}).")
     vbs_stop, peer_stop = stop["pytest-vbs"], stop["pytest-httpserver"]
     report.target("stop ≤ 10 ms median", ms(vbs_stop), vbs_stop <= 0.010)
     report.target("stop ≥ 50 x faster than pytest-httpserver", f"{peer_stop / vbs_stop:.0f} x faster",
                   peer_stop / vbs_stop >= 50)
     report.target("start-to-first-response ≤ 1.5 x the floor", ratio(first["pytest-vbs"], first[floor]),
                   first["pytest-vbs"] <= 1.5 * first[floor])
+    if first["pytest-vbs"] > 1.5 * first[floor]:
+        report.note(f"start-to-first-response: constructing FakeVBS alone takes {ms(construct)}, "
+                    f"{construct / first[floor]:.1f} x the floor's whole start-to-first-response "
+                    f"({ms(first[floor])}); building the routing map (operations.url_map(), called by every "
+                    f"VBSApp) takes {ms(url_map)} of it.")
 
 
 # -- 2. per-test cost in real pytest runs ------------------------------------------------------------------
@@ -453,6 +476,11 @@ def bench_pytest_runs(cfg: Config, report: Report, workdir: Path) -> None:
                       f"{ratio(vbs, peer)}", vbs <= peer)
         report.target(f"per-test cost ≤ 1.2 x the bare session-server floor{suffix}",
                       f"{us(vbs)} vs {us(floor)} = {ratio(vbs, floor)}", vbs <= 1.2 * floor)
+        if vbs > peer or vbs > 1.2 * floor:
+            report.note(f"per-test cost{suffix}: in CPU time (less sensitive to other load) the vbs test costs "
+                        f"{us(cpu_cost['pytest-vbs `vbs`'])} vs pytest-httpserver's "
+                        f"{us(cpu_cost['pytest-httpserver `httpserver`'])} and the floor's "
+                        f"{us(cpu_cost['bare session server (floor)'])}.")
 
 
 # -- 3. keep-alive round trip and throughput ---------------------------------------------------------------
@@ -682,7 +710,23 @@ def bench_round_trip(cfg: Config, report: Report) -> None:
         report.target(f"{cfg.threads}-thread throughput ≥ 1.6 x pytest-httpserver ({op})",
                       f"{tp[name]:.0f} vs {tp[peer]:.0f} req/s = {ratio(tp[name], tp[peer])}",
                       tp[name] >= 1.6 * tp[peer])
+    if any(tp[f"pytest-vbs {op}"] < 1.6 * tp[peer] for op in ("get_backup", "create_backup")):
+        report.note(
+            f"{cfg.threads}-thread throughput vs pytest-httpserver: pytest-vbs's own server around the canned app "
+            f"(no VBS logic at all) reaches {tp[DIAGNOSTIC]:.0f} req/s = {ratio(tp[DIAGNOSTIC], tp[peer])} "
+            f"pytest-httpserver, at {us(tp_cpu[DIAGNOSTIC])} CPU per request (client and server share the process "
+            f"and its GIL) against pytest-httpserver's {us(tp_cpu[peer])}. pytest-httpserver is not threaded, so "
+            f"it pays no GIL hand-offs; here it runs at {ratio(tp[peer], tp[floor])} the threaded floor (the issue's "
+            f"1.6 x assumed 0.61 x), so 1.6 x pytest-httpserver is {1.6 * tp[peer] / tp[floor]:.1f} x the floor.")
     inproc = "in-process: pytest-vbs get_backup via requests adapter"
+    if rt[inproc] > 3 * rt[wsgi_floor]:
+        report.note(
+            f"in-process mode vs the werkzeug-client floor: requests alone (its Session.request path into the "
+            f"canned app, no socket) costs {us(rt[requests_floor])} = {ratio(rt[requests_floor], rt[wsgi_floor])} "
+            f"that floor, and the app itself through werkzeug's client costs "
+            f"{us(rt['in-process: pytest-vbs app via werkzeug test client (no requests)'])}; a requests transport "
+            f"cannot get under 3 x a floor that requests itself exceeds. Against the same requests path the mode "
+            f"costs {ratio(rt[inproc], rt[requests_floor])}.")
     report.target("in-process mode ≤ 3 x the in-process floor per request (get_backup, werkzeug-client floor)",
                   f"{us(rt[inproc])} vs {us(rt[wsgi_floor])} = {ratio(rt[inproc], rt[wsgi_floor])}",
                   rt[inproc] <= 3 * rt[wsgi_floor])
@@ -787,6 +831,10 @@ def bench_plugin_load(cfg: Config, report: Report, workdir: Path) -> None:
     )
     report.target("importing the plugin adds ≤ 30 ms to pytest --co", f"{ms(added)} (CPU: {ms(added_cpu)})",
                   added <= 0.030)
+    if added > 0.030 and plugin_children:
+        name, value = plugin_children[0]
+        report.note(f"plugin load: importing pytest_vbs.plugin (pytest already imported) costs {ms(plugin_total)}, "
+                    f"{ms(value)} of it in `{name}` and what it imports (see section 4).")
 
 
 # -- 5. scale ------------------------------------------------------------------------------------------------
@@ -982,9 +1030,10 @@ def render(report: Report, elapsed: float) -> str:
           for t in report.targets],
         "",
     ]
-    lines += [section + "\n" for section in report.sections]
     if report.notes:
-        lines += ["## Notes", "", *[f"- {note}" for note in report.notes], ""]
+        lines += ["Why targets were missed, from measurements of this run:", "",
+                  *[f"- {note}" for note in report.notes], ""]
+    lines += [section + "\n" for section in report.sections]
     return "\n".join(lines)
 
 
