@@ -312,7 +312,7 @@ def bench_lifecycle(cfg: Config, report: Report) -> None:
         operations.url_map()
         url_maps.append(time.perf_counter() - started)
     url_map = median(url_maps)
-    report.sections[-1] += (f"\n\nFakeVBS() construction alone (no start, no request): {ms(construct)}; of it, "
+    report.sections[-1] += (f"\n\nFakeVBS() construction alone (no start, no request): {ms(construct)}; "
                             f"operations.url_map() (the werkzeug routing map): {ms(url_map)} (medians of "
                             f"{cfg.lifecycle_rounds}).")
     vbs_stop, peer_stop = stop["pytest-vbs"], stop["pytest-httpserver"]
@@ -324,8 +324,8 @@ def bench_lifecycle(cfg: Config, report: Report) -> None:
     if first["pytest-vbs"] > 1.5 * first[floor]:
         report.note(f"start-to-first-response: constructing FakeVBS alone takes {ms(construct)}, "
                     f"{construct / first[floor]:.1f} x the floor's whole start-to-first-response "
-                    f"({ms(first[floor])}); building the routing map (operations.url_map(), called by every "
-                    f"VBSApp) takes {ms(url_map)} of it.")
+                    f"({ms(first[floor])}); building the routing map alone (operations.url_map(), which every "
+                    f"VBSApp calls) takes {ms(url_map)}.")
 
 
 # -- 2. per-test cost in real pytest runs ------------------------------------------------------------------
