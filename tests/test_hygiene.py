@@ -96,11 +96,13 @@ def test_a_session_leaves_no_thread_socket_or_port_behind(pytester: pytest.Pytes
     elapsed = time.monotonic() - started
 
     result.assert_outcomes(passed=3)
-    assert "warning" not in result.stdout.str().lower()
+    for kind in ("ResourceWarning", "PytestUnraisableExceptionWarning", "PytestUnhandledThreadExceptionWarning"):
+        assert kind not in result.stdout.str(), result.stdout.str()  # (they are errors in there anyway)
     assert elapsed < 15  # the hanging request did not hold the session's end
     port = json.loads(out.read_text())["port"]
-    assert _fake_threads() == threads_before
-    assert _open_sockets() <= sockets_before
+    left = set(_fake_threads()) - set(threads_before)  # the outer session's own server may close idle ones
+    assert not left, left
+    assert not _open_sockets() - sockets_before, _open_sockets() - sockets_before
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     with FakeVBS(port=port) as again:  # the port can be bound again at once
