@@ -14,6 +14,7 @@ Budget: :data:`MAX_EXAMPLES` per operation (fewer when an operation has nothing 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,6 +44,8 @@ schema.config.phases.coverage.enabled = False  # its exhaustive boundary cases: 
 schema.config.phases.stateful.enabled = False
 
 _swap = itertools.count()
+#: Examples sent, by operation and status class (printed at the end of the module with ``-s``).
+SENT: Counter[tuple[str, str]] = Counter()
 _registry: Registry[Any] = Registry().with_resources(
     (uri, Resource.from_contents(document)) for uri, document in schemas._all_documents().items()
 )
@@ -94,6 +97,7 @@ def test_every_operation_answers_as_documented(case: Any, vbs: FakeVBS, http_ses
     response = case.call_and_validate(base_url=vbs.url, session=http_session, checks=CHECKS)
 
     vbs.clear_faults()  # control_add_fault may have added a rule: nothing is injected into later examples
+    SENT[(operation.name, f"{response.status_code // 100}xx")] += 1
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         problems = envelope_problems(operation.family, response.json())
@@ -104,3 +108,11 @@ def test_every_operation_of_the_table_is_fuzzed() -> None:
     fuzzed = {result.ok().definition.raw["operationId"] for result in schema.get_all_operations()}
 
     assert fuzzed == set(operations.BY_NAME)
+
+
+def teardown_module() -> None:
+    by_class: Counter[str] = Counter()
+    for (_, kind), count in SENT.items():
+        by_class[kind] += count
+    print(f"\nfuzz: {sum(SENT.values())} examples over {len({name for name, _ in SENT})} operations, "
+          f"by status class {dict(sorted(by_class.items()))}")
