@@ -8,6 +8,7 @@ Routing, validation, the journal, faults and the docs' coverage table are all de
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -294,10 +295,13 @@ OPERATIONS: tuple[Operation, ...] = (
 BY_NAME: Mapping[str, Operation] = {op.name: op for op in OPERATIONS}
 
 
+@functools.cache
 def url_map(*, control: bool = True) -> Map:
     """werkzeug routing for the whole table; literal segments (``/detail``) win over ids by werkzeug's
     rule weighting. Trailing slashes are optional (``/v3`` and ``/v3/``). Without ``control`` the
-    ``/__vbs__`` routes are left out: they answer 404 like any unknown route."""
+    ``/__vbs__`` routes are left out: they answer 404 like any unknown route.
+
+    Built once per process and shared by every app (matching only reads it)."""
     return Map(
         [Rule(op.rule, endpoint=op.name, methods=[op.method]) for op in OPERATIONS
          if control or "control" not in op.tags],
