@@ -47,6 +47,8 @@ def _family_of(path: str) -> Family:
     return Family.VBS if _VBS_PATH.match(path) else Family.NATIVE
 # Wire faults after which the client gets no HTTP status at all.
 _NO_ANSWER = ("connection_reset", "empty_response", "hang")
+# "No handler result to journal": the answer came from a hook or an error, so the sent body is parsed back.
+_UNSET: Any = object()
 
 
 class VBSApp:
@@ -73,6 +75,7 @@ class VBSApp:
         self.max_body = max_body
         self.control = control  #: whether the ``/__vbs__`` control API is served (else 404, like unknown routes)
         self.url_map = operations.url_map(control=control)
+        self._matcher = self.url_map.bind("localhost")  # no host rules: one adapter serves every request
         self.faults = FaultInjector(self)
         self.on_reset: Callable[[], None] = self.reset
         self.identity = identity if identity is not None else Identity()  #: users, tokens, API auth
@@ -120,6 +123,7 @@ class VBSApp:
             project_id=args.get("project_id"),
         )
         microversion: tuple[int, int] | None = None
+        journal_json: Any = _UNSET
         try:
             entry.body = self._read_body(request)
             entry.json = validation.try_json(entry.body)
@@ -129,16 +133,18 @@ class VBSApp:
                 if route_error is not None:
                     raise route_error
                 assert operation is not None
-                self.identity.check(operation, args, request.headers, request.host_url.rstrip("/"))
+                self.identity.check(operation, args, request.headers, _base_url(request.environ))
                 microversion = validation.microversion(operation, request.headers.get(validation.MICROVERSION_HEADER))
                 call = self._call(request, operation, args, entry, microversion)
                 result = operation.handler(call)
                 response = json_response(operation.status, result)
+                journal_json = result
                 response.headers.update(call.response_headers)
                 answer = self._ask_hooks(entry, operation, committed=True)
             if answer is not None:
                 if answer.status is not None or response is None:
                     response = answer_response(answer, family)
+                    journal_json = _UNSET
                 response.headers.update(answer.headers)
                 entry.fault = answer.label
                 if answer.fault:
@@ -160,7 +166,12 @@ class VBSApp:
             response.headers[validation.MICROVERSION_HEADER] = f"volume {native.version_text(microversion)}"
             response.headers["Vary"] = validation.MICROVERSION_HEADER
         entry.status = 0 if request.environ.get("pytest_vbs.fault") in _NO_ANSWER else response.status_code
-        entry.response_json = validation.try_json(response.get_data()) if response.status_code != 204 else None
+        if response.status_code == 204:
+            entry.response_json = None
+        elif journal_json is not _UNSET:
+            entry.response_json = journal_json  # built by the handler: plain and shallow by construction
+        else:
+            entry.response_json = validation.try_json(response.get_data())
         if operation is None or operation.journal:
             self.journal.append(entry)
             if self.hook is not None:
@@ -169,9 +180,8 @@ class VBSApp:
 
     # -- pipeline steps --------------------------------------------------------------------------------
     def _route(self, request: Request) -> tuple[Operation | None, dict[str, str], APIError | None]:
-        adapter = self.url_map.bind_to_environ(request.environ)
         try:
-            name, args = adapter.match()
+            name, args = self._matcher.match(request.environ.get("PATH_INFO") or "/", request.method)
         except MethodNotAllowed as error:
             allowed = sorted(set(error.valid_methods or []))
             message = f"Method {request.method} is not allowed for {request.path} (allowed: {', '.join(allowed)})."
@@ -231,10 +241,20 @@ class VBSApp:
             body=body,
             version=operation.version,
             microversion=microversion,
-            base_url=request.host_url.rstrip("/"),
+            base_url=_base_url(request.environ),
             path=request.path,
             headers=request.headers,
         )
+
+
+def _base_url(environ: WSGIEnvironment) -> str:
+    """``scheme://host[:port]`` as the client addressed us (what ``request.host_url`` gives, without IRI work)."""
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+    default = ":443" if scheme == "https" else ":80"
+    if host.endswith(default):
+        host = host[: -len(default)]
+    return f"{scheme}://{host}"
 
 
 def json_response(status: int, body: Any) -> Response:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-from werkzeug.http import HTTP_STATUS_CODES
-
 # Cinder's fault names; any other status is a ``computeFault``.
 FAULT_NAMES: Mapping[int, str] = {
     400: "badRequest",
@@ -110,5 +108,7 @@ def error_body(family: Family, status: int, message: str, code: str | None = Non
     if family is Family.VBS:
         return {"error": {"code": code or DEFAULT_VBS_CODES.get(status, "VolumeBackup.0900"), "message": message}}
     if family is Family.IDENTITY:
+        from werkzeug.http import HTTP_STATUS_CODES  # lazily: the plugin imports this module in every pytest run
+
         return {"error": {"code": status, "message": message, "title": HTTP_STATUS_CODES.get(status, "Error")}}
     return {FAULT_NAMES.get(status, "computeFault"): {"code": status, "message": message}}
