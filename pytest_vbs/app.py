@@ -67,6 +67,7 @@ class VBSApp:
         max_body: int = DEFAULT_MAX_BODY,
         identity: Identity | None = None,
         control: bool = True,
+        projects: Iterable[str] | None = None,
     ) -> None:
         self.state = state if state is not None else State()
         policies.install(self.state)  # backup policies run on the state's clock
@@ -74,6 +75,8 @@ class VBSApp:
         self.hook = hook
         self.max_body = max_body
         self.control = control  #: whether the ``/__vbs__`` control API is served (else 404, like unknown routes)
+        #: The only project ids served (others answer 404), or ``None``: any project id in a path works.
+        self.projects = frozenset(projects) if projects is not None else None
         self.url_map = operations.url_map(control=control)
         self._matcher = self.url_map.bind("localhost")  # no host rules: one adapter serves every request
         self.faults = FaultInjector(self)
@@ -189,7 +192,13 @@ class VBSApp:
         except NotFound:
             message = f"Unknown resource: {request.method} {request.path} matches no operation of the fake VBS API."
             return None, {}, APIError(404, message, reason="unknown_route")
-        return operations.BY_NAME[str(name)], {k: str(v) for k, v in args.items()}, None
+        found = {k: str(v) for k, v in args.items()}
+        project_id = found.get("project_id")
+        if self.projects is not None and project_id is not None and project_id not in self.projects:
+            served = ", ".join(sorted(self.projects))
+            message = f"Project {project_id} is not served by this fake (it serves: {served})."
+            return None, found, APIError(404, message, reason="project_not_found")
+        return operations.BY_NAME[str(name)], found, None
 
     def _read_body(self, request: Request) -> bytes:
         length = request.content_length

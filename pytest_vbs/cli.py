@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", action="store_true",
                        help="check X-Auth-Token on the API (401/403) against the fake identity service "
                             "(default: off, any token works)")
+    serve.add_argument("--only-project", action="append", metavar="ID", dest="projects",
+                       help="serve only this project id (repeatable); other ids answer 404 (default: any id works)")
     serve.add_argument("--no-control", action="store_true",
                        help="turn the /__vbs__ control API off: its routes answer 404 like unknown routes")
     return parser
@@ -41,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plugins = [importlib.import_module(name) for name in args.plugin]
     manager = standalone_plugin_manager(*plugins)
     fake = FakeVBS(args.host, args.port, project_id=args.project_id, transitions=args.transitions,
-                   reads=args.reads, plugin_manager=manager, auth=args.auth, control=not args.no_control)
+                   reads=args.reads, plugin_manager=manager, auth=args.auth, control=not args.no_control,
+                   projects=args.projects)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with fake:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +45,11 @@ class FakeVBS:
         max_body: int = DEFAULT_MAX_BODY,
         auth: bool = False,
         control: bool = True,
+        projects: Iterable[str] | None = None,
     ) -> None:
         """``host`` is 127.0.0.1 unless other machines must reach the fake (binding 0.0.0.0 or :: warns);
-        ``control=False`` turns the ``/__vbs__`` control API off (its routes answer 404, like unknown ones)."""
+        ``control=False`` turns the ``/__vbs__`` control API off (its routes answer 404, like unknown ones);
+        ``projects`` restricts the project ids served (others answer 404; by default any id works)."""
         self.project_id = project_id
         self._defaults = (TransitionMode(transitions), reads)
         self.state = State(transitions=TransitionMode(transitions), reads=reads)
@@ -56,7 +59,7 @@ class FakeVBS:
         #: The fake Keystone: users, projects, tokens (``identity.add_user(...)``, ``identity.issue_token(...)``).
         self.identity = Identity(project_id=project_id, auth=auth)
         self.app = VBSApp(self.state, self.journal, self.hook, max_body=max_body, identity=self.identity,
-                          control=control)
+                          control=control, projects=projects)
         self.faults = self.app.faults
         self.app.on_reset = self.reset
         self.server = VBSServer(self.app, host, port)
