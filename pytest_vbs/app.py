@@ -266,6 +266,25 @@ def _base_url(environ: WSGIEnvironment) -> str:
     return f"{scheme}://{host}"
 
 
+def call_wsgi(app: Any, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Run a WSGI app to completion: its status line, headers and whole body (the server and the
+    in-process adapter both answer from this)."""
+    started: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [status, headers]
+        return started.append  # the legacy write() callable: its chunks come first
+
+    iterable = app(environ, start_response)
+    try:
+        body = b"".join([*started[2:], *iterable])
+    finally:
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+    return started[0], started[1], body
+
+
 def json_response(status: int, body: Any) -> Response:
     """A JSON response (or an empty one) with the standard reason phrase (``404 Not Found``)."""
     line = f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}"

@@ -35,7 +35,7 @@ from __future__ import annotations
 import io
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -46,6 +46,9 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
+from pytest_vbs.app import call_wsgi
+from pytest_vbs.server import SLOW_BODY_INTERVAL
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
@@ -55,8 +58,6 @@ __all__ = ["InProcessAdapter", "mount_inprocess"]
 
 #: The environ key where the app asks the server for a wire fault, and the fault names (``hookspecs``).
 _FAULT_KEY = "pytest_vbs.fault"
-#: Pause between bytes of a ``slow_body`` fault over a socket (``pytest_vbs.server.SLOW_BODY_INTERVAL``).
-_SLOW_BODY_INTERVAL = 0.5
 _NO_BODY_STATUSES = (204, 304)
 _Timeout = float | tuple[float | None, float | None] | None
 
@@ -106,20 +107,7 @@ class InProcessAdapter(BaseAdapter):
     ) -> requests.Response:
         """Run ``request`` through the app and return its answer as a :class:`requests.Response`."""
         environ = self._environ(request)
-        started: list[Any] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
-            started[:] = [status, headers]
-            return started.append
-
-        iterable = self.app(environ, start_response)
-        try:
-            body = b"".join([*started[2:], *iterable])
-        finally:
-            close = getattr(iterable, "close", None)
-            if close is not None:
-                close()
-        status, headers = started[0], started[1]
+        status, headers, body = call_wsgi(self.app, environ)
         fault = environ.get(_FAULT_KEY)
         if fault:
             self._wire_fault(str(fault), request, timeout, len(body))
@@ -208,7 +196,7 @@ class InProcessAdapter(BaseAdapter):
                 ReadTimeoutError(None, request.url or "", f"Read timed out. (read timeout={read_timeout})"),  # type: ignore[arg-type]
                 request=request,
             )
-        if fault == "slow_body" and size and read_timeout is not None and read_timeout < _SLOW_BODY_INTERVAL:
+        if fault == "slow_body" and size and read_timeout is not None and read_timeout < SLOW_BODY_INTERVAL:
             time.sleep(read_timeout)
             raise requests.ConnectionError(
                 ReadTimeoutError(None, request.url or "", "Read timed out."),  # type: ignore[arg-type]

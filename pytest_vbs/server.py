@@ -28,7 +28,7 @@ from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
-from pytest_vbs.app import VBSApp, _family_of
+from pytest_vbs.app import VBSApp, _family_of, call_wsgi
 from pytest_vbs.errors import error_body
 
 log = logging.getLogger("pytest_vbs")
@@ -51,25 +51,12 @@ class _Handler(WSGIRequestHandler):
         if self.headers.get("Expect", "").lower().strip() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         self.environ = environ = self.make_environ()
-        started: list[Any] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            started[:] = [status, headers]
-            return started.append
-
         try:
-            iterable = self.server.app(environ, start_response)
-            try:
-                body = b"".join([*started[2:], *iterable])
-            finally:
-                close = getattr(iterable, "close", None)
-                if close is not None:
-                    close()
+            status, headers, body = call_wsgi(self.server.app, environ)
         except (ConnectionError, TimeoutError) as error:
             self.connection_dropped(error, environ)
             self.close_connection = True
             return
-        status, headers = started[0], started[1]
         code = int(status.split(None, 1)[0])
         head = self._head(status, headers, body, close=bool(environ.get("pytest_vbs.close_connection")))
         if environ["REQUEST_METHOD"] == "HEAD" or code in (204, 304):
