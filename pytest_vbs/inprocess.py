@@ -24,7 +24,7 @@ over a real connection: ``connection_reset`` and ``empty_response`` raise :class
 ``malformed_body`` raises :class:`requests.exceptions.ChunkedEncodingError`; ``hang`` waits for the read
 timeout and raises :class:`requests.ReadTimeout` (without a timeout it raises ``ConnectionError`` at once,
 instead of blocking the test); ``slow_body`` raises ``ConnectionError`` after the read timeout when it is
-shorter than the per-byte interval, and otherwise delivers the body at once.
+shorter than the pause between its pieces, and otherwise delivers the body at once.
 
 ``requests`` is an optional dependency of pytest-vbs: import this module only where ``requests`` is
 installed.
