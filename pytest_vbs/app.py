@@ -154,14 +154,13 @@ class VBSApp:
                     request.environ["pytest_vbs.fault"] = answer.fault
             assert response is not None
         except APIError as error:
+            journal_json = _UNSET
             code = error.code or (operation.codes.get(error.reason or "") if operation else None)
             response = json_response(error.status, error_body(family, error.status, error.message, code))
             response.headers.update(error.headers)
         except Exception:  # a bug in the fake (or a hook): answer like Cinder would, and keep the traceback
-            details = traceback.format_exc()
-            entry.error = details
-            with self._errors_lock:
-                self._unexpected.append(f"{request.method} {request.full_path}\n{details}")
+            journal_json = _UNSET
+            entry.error = self._record_unexpected(request)
             message = "The fake VBS server failed unexpectedly; the test that sent this request will fail."
             response = json_response(500, error_body(family, 500, message))
         response.headers["X-OpenStack-Request-Id"] = request_id
@@ -178,8 +177,17 @@ class VBSApp:
         if operation is None or operation.journal:
             self.journal.append(entry)
             if self.hook is not None:
-                self.hook.pytest_vbs_answered(app=self, request=entry)
+                try:
+                    self.hook.pytest_vbs_answered(app=self, request=entry)
+                except Exception:  # an observer's bug: the answer stands, the test fails at teardown
+                    self._record_unexpected(request)
         return response
+
+    def _record_unexpected(self, request: Request) -> str:
+        details = traceback.format_exc()
+        with self._errors_lock:
+            self._unexpected.append(f"{request.method} {request.full_path}\n{details}")
+        return details
 
     # -- pipeline steps --------------------------------------------------------------------------------
     def _route(self, request: Request) -> tuple[Operation | None, dict[str, str], APIError | None]:
