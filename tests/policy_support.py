@@ -3,10 +3,8 @@ over real sockets and check every answer against the documented response schemas
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -103,33 +101,3 @@ def policy_backups(vbs: FakeVBS, policy_id: str | None = None) -> list[tuple[dat
     return sorted((b.created_at.replace(microsecond=0), b.volume_id) for b in made)
 
 
-_MISSING = object()
-
-
-@contextlib.contextmanager
-def otc_patches_undone() -> Iterator[None]:
-    """``register_otc_extensions`` monkeypatches openstacksdk for the whole process: put it back afterwards so
-    other client tests see openstacksdk unmodified (the same targets as ``test_clients_otcextensions.py``)."""
-    import openstack.compute.v2.server
-    import openstack.exceptions
-    import openstack.network.v2.service_provider
-    import openstack.proxy
-
-    targets: list[tuple[Any, str]] = [
-        (openstack.exceptions, "raise_from_response"),
-        (openstack.proxy.Proxy, "_report_stats_statsd"),
-        (openstack.proxy.Proxy, "_report_stats_influxdb"),
-        *((openstack.compute.v2.server.Server, name)
-          for name in ("_get_tag_struct", "_prepare_override_url", "add_tag", "remove_tag")),
-        (openstack.network.v2.service_provider.ServiceProvider, "list"),
-    ]
-    saved = [(owner, name, vars(owner).get(name, _MISSING)) for owner, name in targets]
-    try:
-        yield
-    finally:
-        for owner, name, value in saved:
-            if value is _MISSING:
-                if name in vars(owner):
-                    delattr(owner, name)
-            else:
-                setattr(owner, name, value)

@@ -1,15 +1,15 @@
 """otcextensions on an openstacksdk connection to the fake: ``register_otc_extensions`` through the fake Keystone
 (its catalog has the ``vbs`` endpoint type the ``volume_backup`` service uses), and the calls that the native
-API serves today. The ``volume_backup`` proxy's own calls (backup policies, jobs) use VBS-native routes that
+API serves. The ``volume_backup`` proxy's own calls (policies, tasks, jobs) are in ``test_policies.py``; the
 come with another issue: those tests skip until the fake serves the route."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from vbs_support import otc_patches_undone
 
 from pytest_vbs import FakeVBS
 
@@ -20,33 +20,11 @@ from openstack.connection import Connection  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning", "ignore::DeprecationWarning")
 
-_MISSING = object()
-
-
 @pytest.fixture(autouse=True)
 def _undo_otc_patches() -> Iterator[None]:
-    """``register_otc_extensions`` monkeypatches openstacksdk for the whole process (error parsing, proxy stats,
-    server tags): put openstacksdk back after each test so the other client tests see it unmodified."""
-    import openstack.compute.v2.server
-    import openstack.network.v2.service_provider
-    import openstack.proxy
-
-    targets: list[tuple[Any, str]] = [
-        (openstack.exceptions, "raise_from_response"),
-        (openstack.proxy.Proxy, "_report_stats_statsd"),
-        (openstack.proxy.Proxy, "_report_stats_influxdb"),
-        *((openstack.compute.v2.server.Server, name)
-          for name in ("_get_tag_struct", "_prepare_override_url", "add_tag", "remove_tag")),
-        (openstack.network.v2.service_provider.ServiceProvider, "list"),
-    ]
-    saved = [(owner, name, vars(owner).get(name, _MISSING)) for owner, name in targets]
-    yield
-    for owner, name, value in saved:
-        if value is _MISSING:
-            if name in vars(owner):
-                delattr(owner, name)
-        else:
-            setattr(owner, name, value)
+    """``register_otc_extensions`` monkeypatches openstacksdk for the whole process: undo it after each test."""
+    with otc_patches_undone():
+        yield
 
 
 def _served(vbs: FakeVBS, method: str, path: str) -> bool:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
+from vbs_support import json_refs
 
 from pytest_vbs import FakeVBS, openapi, operations, schemas
 from pytest_vbs.errors import ERROR_STATUSES
@@ -16,18 +16,6 @@ from pytest_vbs.errors import ERROR_STATUSES
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     return openapi.document()
-
-
-def _refs(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                yield value
-            else:
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _refs(item)
 
 
 def _resolve(document: dict[str, Any], ref: str) -> Any:
@@ -66,7 +54,7 @@ def test_paths_use_openapi_templates() -> None:
 
 
 def test_every_ref_resolves_inside_the_document(document: dict[str, Any]) -> None:
-    refs = set(_refs(document))
+    refs = set(json_refs(document))
 
     assert refs
     for ref in refs:

@@ -22,12 +22,12 @@ from policy_support import (
     execute,
     listed,
     ok,
-    otc_patches_undone,
     policies_url,
     policy_backups,
     tasks,
     vbs_error,
 )
+from vbs_support import otc_patches_undone
 
 from pytest_vbs import FakeVBS, policies, schemas
 from pytest_vbs.operations import BY_NAME

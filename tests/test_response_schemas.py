@@ -23,6 +23,7 @@ import pytest
 import requests
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
+from vbs_support import json_refs
 
 from pytest_vbs import FakeVBS, schemas
 from pytest_vbs.assertions import assert_valid_response
@@ -940,25 +941,13 @@ def test_schema_file_is_a_documented_draft_2020_12_schema(relative: str) -> None
         assert re.fullmatch(r"[a-z0-9_]+", document["x-doc-page"])
 
 
-def _refs(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                yield value
-            else:
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _refs(item)
-
-
 def test_every_ref_resolves() -> None:
     registry = _registry()
     documents = _documents()
     checked = 0
     for uri, document in documents.items():
         resolver = registry.resolver(base_uri=uri)
-        for ref in _refs(document):
+        for ref in json_refs(document):
             resolver.lookup(ref)
             checked += 1
     assert checked > 50

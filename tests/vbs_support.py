@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,3 +62,48 @@ class Disk:
     def backup(self, **fields: Any) -> dict[str, Any]:
         """A create body for this disk, with extra ``backup`` fields."""
         return {"backup": {"volume_id": self.volume_id, "snapshot_id": self.snapshot_id, **fields}}
+
+
+_MISSING = object()
+
+
+@contextlib.contextmanager
+def otc_patches_undone() -> Iterator[None]:
+    """``register_otc_extensions`` monkeypatches openstacksdk for the whole process: put it back afterwards so
+    other client tests see openstacksdk unmodified (error parsing, proxy stats, server tags)."""
+    import openstack.compute.v2.server
+    import openstack.exceptions
+    import openstack.network.v2.service_provider
+    import openstack.proxy
+
+    targets: list[tuple[Any, str]] = [
+        (openstack.exceptions, "raise_from_response"),
+        (openstack.proxy.Proxy, "_report_stats_statsd"),
+        (openstack.proxy.Proxy, "_report_stats_influxdb"),
+        *((openstack.compute.v2.server.Server, name)
+          for name in ("_get_tag_struct", "_prepare_override_url", "add_tag", "remove_tag")),
+        (openstack.network.v2.service_provider.ServiceProvider, "list"),
+    ]
+    saved = [(owner, name, vars(owner).get(name, _MISSING)) for owner, name in targets]
+    try:
+        yield
+    finally:
+        for owner, name, value in saved:
+            if value is _MISSING:
+                if name in vars(owner):
+                    delattr(owner, name)
+            else:
+                setattr(owner, name, value)
+
+
+def json_refs(node: Any) -> Iterator[str]:
+    """Every ``$ref`` in a JSON document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from json_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from json_refs(item)
