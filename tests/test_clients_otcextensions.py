@@ -1,7 +1,7 @@
 """otcextensions on an openstacksdk connection to the fake: ``register_otc_extensions`` through the fake Keystone
 (its catalog has the ``vbs`` endpoint type the ``volume_backup`` service uses), and the calls that the native
-API serves. The ``volume_backup`` proxy's own calls (policies, tasks, jobs) are in ``test_policies.py``; the
-come with another issue: those tests skip until the fake serves the route."""
+API serves. The ``volume_backup`` proxy's own calls (policies, tasks) are tested in ``test_policies.py``; its
+job reads skip: otcextensions reads jobs under ``/v2``, the fake serves the documented ``/v1``."""
 
 from __future__ import annotations
 
