@@ -190,39 +190,33 @@ def first_response(host: str, port: int, path: str) -> None:
         connection.close()
 
 
-def lifecycle_vbs() -> tuple[float, float]:
+def _lifecycle(start: Callable[[], tuple[int, Callable[[], None]]]) -> tuple[float, float]:
+    """Start a server (``start`` returns its port and its stop), time the first answer, idle, time the stop."""
     started = time.perf_counter()
-    fake = FakeVBS().start()
-    first_response("127.0.0.1", fake.server.port, LIST_PATH)
+    port, stop = start()
+    first_response("127.0.0.1", port, LIST_PATH)
     answered = time.perf_counter()
     time.sleep(IDLE_BEFORE_STOP)
     stopping = time.perf_counter()
-    fake.stop()
+    stop()
     return answered - started, time.perf_counter() - stopping
 
 
-def lifecycle_httpserver() -> tuple[float, float]:
-    started = time.perf_counter()
+def _start_vbs() -> tuple[int, Callable[[], None]]:
+    fake = FakeVBS().start()
+    return fake.server.port, fake.stop
+
+
+def _start_httpserver() -> tuple[int, Callable[[], None]]:
     server = HTTPServer(host="127.0.0.1", port=0)
     server.expect_request(LIST_PATH).respond_with_json({"backups": []})
     server.start()
-    first_response("127.0.0.1", server.port, LIST_PATH)
-    answered = time.perf_counter()
-    time.sleep(IDLE_BEFORE_STOP)
-    stopping = time.perf_counter()
-    server.stop()
-    return answered - started, time.perf_counter() - stopping
+    return server.port, server.stop
 
 
-def lifecycle_bare() -> tuple[float, float]:
-    started = time.perf_counter()
+def _start_bare() -> tuple[int, Callable[[], None]]:
     server = BareServer().start()
-    first_response("127.0.0.1", server.port, LIST_PATH)
-    answered = time.perf_counter()
-    time.sleep(IDLE_BEFORE_STOP)
-    stopping = time.perf_counter()
-    server.stop()
-    return answered - started, time.perf_counter() - stopping
+    return server.port, server.stop
 
 
 _COLD = {
@@ -261,8 +255,8 @@ def cold_lifecycle(name: str) -> tuple[float, float]:
 
 def bench_lifecycle(cfg: Config, report: Report) -> None:
     print("1. start + first response + stop", flush=True)
-    runners = {"pytest-vbs": lifecycle_vbs, "pytest-httpserver": lifecycle_httpserver,
-               "bare werkzeug (floor)": lifecycle_bare}
+    runners = {"pytest-vbs": lambda: _lifecycle(_start_vbs), "pytest-httpserver": lambda: _lifecycle(_start_httpserver),
+               "bare werkzeug (floor)": lambda: _lifecycle(_start_bare)}
     for runner in runners.values():  # warm-up: imports, schema loading, first-time code paths
         runner()
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
