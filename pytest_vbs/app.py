@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
 from pytest_vbs import native, operations, policies, validation
 from pytest_vbs.errors import STATUS_DESCRIPTIONS, APIError, Family, error_body
@@ -38,6 +38,9 @@ DEFAULT_MAX_BODY = 1024 * 1024
 # Routes of the VBS-native family, for requests that match no rule (they still get that family's envelope).
 _VBS_PATH = re.compile(r"^/v1/|^/v2/[^/]+/(cloudbackups|backuppolicy|backuppolicyresources|os-vendor-backup-sharing)")
 _IDENTITY_PATH = re.compile(r"^/identity(/|$)")
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
+#: Routing results kept per app (tests repeat the same paths); the cache is emptied when it outgrows this.
+ROUTE_CACHE_SIZE = 4096
 
 
 def _family_of(path: str) -> Family:
@@ -79,6 +82,7 @@ class VBSApp:
         self.projects = frozenset(projects) if projects is not None else None
         self.url_map = operations.url_map(control=control)
         self._matcher = self.url_map.bind("localhost")  # no host rules: one adapter serves every request
+        self._routes: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}  # (path, method) -> match
         self.faults = FaultInjector(self)
         self.on_reset: Callable[[], None] = self.reset
         self.identity = identity if identity is not None else Identity()  #: users, tokens, API auth
@@ -112,7 +116,7 @@ class VBSApp:
         response = self.handle(Request(environ))
         return response(environ, start_response)
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Request) -> Reply:
         operation, args, route_error = self._route(request)
         family = operation.family if operation else _family_of(request.path)
         request_id = f"req-{uuid.uuid4()}"
@@ -130,7 +134,7 @@ class VBSApp:
         try:
             entry.body = self._read_body(request)
             entry.json = validation.try_json(entry.body)
-            response: Response | None = None
+            response: Reply | None = None
             answer = self._ask_hooks(entry, operation, committed=False)
             if answer is None:
                 if route_error is not None:
@@ -142,13 +146,13 @@ class VBSApp:
                 result = operation.handler(call)
                 response = json_response(operation.status, result)
                 journal_json = result
-                response.headers.update(call.response_headers)
+                response.set_headers(call.response_headers)
                 answer = self._ask_hooks(entry, operation, committed=True)
             if answer is not None:
                 if answer.status is not None or response is None:
                     response = answer_response(answer, family)
                     journal_json = _UNSET
-                response.headers.update(answer.headers)
+                response.set_headers(answer.headers)
                 entry.fault = answer.label
                 if answer.fault:
                     request.environ["pytest_vbs.fault"] = answer.fault
@@ -157,23 +161,23 @@ class VBSApp:
             journal_json = _UNSET
             code = error.code or (operation.codes.get(error.reason or "") if operation else None)
             response = json_response(error.status, error_body(family, error.status, error.message, code))
-            response.headers.update(error.headers)
+            response.set_headers(error.headers)
         except Exception:  # a bug in the fake (or a hook): answer like Cinder would, and keep the traceback
             journal_json = _UNSET
             entry.error = self._record_unexpected(request)
             message = "The fake VBS server failed unexpectedly; the test that sent this request will fail."
             response = json_response(500, error_body(family, 500, message))
-        response.headers["X-OpenStack-Request-Id"] = request_id
+        response.set_headers({"X-OpenStack-Request-Id": request_id})
         if microversion is not None:
-            response.headers[validation.MICROVERSION_HEADER] = f"volume {native.version_text(microversion)}"
-            response.headers["Vary"] = validation.MICROVERSION_HEADER
+            response.set_headers({validation.MICROVERSION_HEADER: f"volume {native.version_text(microversion)}",
+                                  "Vary": validation.MICROVERSION_HEADER})
         entry.status = 0 if request.environ.get("pytest_vbs.fault") in _NO_ANSWER else response.status_code
         if response.status_code == 204:
             entry.response_json = None
         elif journal_json is not _UNSET:
             entry.response_json = journal_json  # built by the handler: plain and shallow by construction
         else:
-            entry.response_json = validation.try_json(response.get_data())
+            entry.response_json = validation.try_json(response.body)
         if operation is None or operation.journal:
             self.journal.append(entry)
             if self.hook is not None:
@@ -191,22 +195,29 @@ class VBSApp:
 
     # -- pipeline steps --------------------------------------------------------------------------------
     def _route(self, request: Request) -> tuple[Operation | None, dict[str, str], APIError | None]:
-        try:
-            name, args = self._matcher.match(request.environ.get("PATH_INFO") or "/", request.method)
-        except MethodNotAllowed as error:
-            allowed = sorted(set(error.valid_methods or []))
-            message = f"Method {request.method} is not allowed for {request.path} (allowed: {', '.join(allowed)})."
-            return None, {}, APIError(405, message, reason="bad_method", headers={"Allow": ", ".join(allowed)})
-        except NotFound:
-            message = f"Unknown resource: {request.method} {request.path} matches no operation of the fake VBS API."
-            return None, {}, APIError(404, message, reason="unknown_route")
-        found = {k: str(v) for k, v in args.items()}
-        project_id = found.get("project_id")
+        path, method = request.environ.get("PATH_INFO") or "/", request.method
+        found = self._routes.get((path, method))
+        if found is None:
+            try:
+                name, args = self._matcher.match(path, method)
+            except MethodNotAllowed as error:
+                allowed = sorted(set(error.valid_methods or []))
+                message = f"Method {method} is not allowed for {request.path} (allowed: {', '.join(allowed)})."
+                return None, {}, APIError(405, message, reason="bad_method", headers={"Allow": ", ".join(allowed)})
+            except NotFound:
+                message = f"Unknown resource: {method} {request.path} matches no operation of the fake VBS API."
+                return None, {}, APIError(404, message, reason="unknown_route")
+            found = str(name), {k: str(v) for k, v in args.items()}
+            if len(self._routes) >= ROUTE_CACHE_SIZE:
+                self._routes.clear()
+            self._routes[path, method] = found
+        name, args = found[0], dict(found[1])  # handlers get their own copy
+        project_id = args.get("project_id")
         if self.projects is not None and project_id is not None and project_id not in self.projects:
             served = ", ".join(sorted(self.projects))
             message = f"Project {project_id} is not served by this fake (it serves: {served})."
-            return None, found, APIError(404, message, reason="project_not_found")
-        return operations.BY_NAME[str(name)], found, None
+            return None, args, APIError(404, message, reason="project_not_found")
+        return operations.BY_NAME[name], args, None
 
     def _read_body(self, request: Request) -> bytes:
         length = request.content_length
@@ -216,7 +227,7 @@ class VBSApp:
                            reason="too_large")
         declared = request.headers.get("Content-Length")
         chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-        if declared is not None and not chunked and not re.fullmatch(r"[0-9]{1,19}", declared.strip()):
+        if declared is not None and not chunked and not _CONTENT_LENGTH.fullmatch(declared.strip()):
             request.environ["pytest_vbs.close_connection"] = True  # where the body ends is unknown
             raise APIError(400, f"Invalid Content-Length header {declared[:40]!r}.", reason="malformed_json")
         try:
@@ -293,15 +304,47 @@ def call_wsgi(app: Any, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, 
     return started[0], started[1], body
 
 
-def json_response(status: int, body: Any) -> Response:
+class Reply:
+    """A finished answer: status, headers (set case-insensitively, last value wins) and the whole body.
+
+    What the pipeline builds instead of werkzeug's ``Response``, which does far more per request than a
+    complete JSON body needs; it is a WSGI response all the same."""
+
+    __slots__ = ("_headers", "body", "status_code")
+
+    def __init__(self, status_code: int, body: bytes = b"", content_type: str = "text/plain; charset=utf-8") -> None:
+        self.status_code = status_code
+        self.body = body
+        self._headers: dict[str, tuple[str, str]] = {}
+        if status_code != 304:  # what werkzeug sends: no entity headers on 304, no length on 204
+            self._headers["content-type"] = ("Content-Type", content_type)
+            if status_code != 204:
+                self._headers["content-length"] = ("Content-Length", str(len(body)))
+
+    def set_headers(self, headers: Mapping[str, object]) -> None:
+        for name, value in headers.items():
+            text = str(value)
+            if "\n" in text or "\r" in text:
+                raise ValueError(f"Header values must not contain newlines ({name}: {text!r}).")
+            self._headers[name.lower()] = (name, text)
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        return list(self._headers.values())
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(f"{self.status_code} {HTTP_STATUS_CODES.get(self.status_code, 'Unknown')}", self.headers)
+        return [self.body]
+
+
+def json_response(status: int, body: Any) -> Reply:
     """A JSON response (or an empty one) with the standard reason phrase (``404 Not Found``)."""
-    line = f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}"
     if body is None:
-        return Response(b"", status=line)
-    return Response(json.dumps(body), status=line, mimetype="application/json")
+        return Reply(status)
+    return Reply(status, json.dumps(body).encode(), "application/json")
 
 
-def answer_response(answer: Answer, family: Family) -> Response:
+def answer_response(answer: Answer, family: Family) -> Reply:
     """The response an :class:`Answer` with a ``status`` asks for (the family's envelope for errors)."""
     status = answer.status or 200
     body = answer.json

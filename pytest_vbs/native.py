@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -27,7 +28,18 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
 
 def timestamp(value: datetime | None) -> str | None:
-    return value.strftime(TIME_FORMAT) if value is not None else None
+    return _formatted(value) if value is not None else None
+
+
+@lru_cache(maxsize=8192)  # every view of a backup formats the same few instants again
+def _formatted(value: datetime) -> str:
+    return value.strftime(TIME_FORMAT)
+
+
+@lru_cache(maxsize=8192)
+def path_segment(text: str) -> str:
+    """``text`` percent-encoded as one segment of a URI path (a no-op for the usual hex and UUID ids)."""
+    return quote(text, safe="", errors="surrogatepass")
 
 
 def version_text(version: tuple[int, int]) -> str:
@@ -36,8 +48,7 @@ def version_text(version: tuple[int, int]) -> str:
 
 def links(call: Call, collection: str, ident: str) -> list[dict[str, str]]:
     """``self`` (with the request's version) and ``bookmark`` (without) links (list pages, create page)."""
-    # Ids are path segments of a URI: percent-encoded (a no-op for the usual hex and UUID ids).
-    project, ident = (quote(text, safe="", errors="surrogatepass") for text in (call.project_id, ident))
+    project, ident = path_segment(call.project_id), path_segment(ident)
     return [
         {"href": f"{call.base_url}/{call.version}/{project}/{collection}/{ident}", "rel": "self"},
         {"href": f"{call.base_url}/{project}/{collection}/{ident}", "rel": "bookmark"},

@@ -174,13 +174,16 @@ class Project:
         self.jobs: dict[str, Job] = {}
         self.quota: dict[str, int] = dict.fromkeys(QUOTA_TYPES, -1)
         self.policies: dict[str, Any] = {}  #: backup policies by id (``pytest_vbs.policies.Policy``)
+        self.backup_gigabytes = 0  #: the sizes of all backups, kept as they come and go (quota checks)
 
     def add_backup(self, backup: Backup) -> None:
         self.backups[backup.id] = backup
+        self.backup_gigabytes += backup.size
         bisect.insort(self.order, backup.sort_key)
 
     def remove_backup(self, backup: Backup) -> None:
         del self.backups[backup.id]
+        self.backup_gigabytes -= backup.size
         index = bisect.bisect_left(self.order, backup.sort_key)
         del self.order[index]
         volume = self.volumes.get(backup.volume_id)
@@ -442,8 +445,8 @@ class State:
 
     def quota_usage(self, project_id: str) -> dict[str, int]:
         with self.lock:
-            backups = self.project(project_id).backups.values()
-            return {"backups": len(backups), "backup_gigabytes": sum(b.size for b in backups)}
+            project = self.project(project_id)
+            return {"backups": len(project.backups), "backup_gigabytes": project.backup_gigabytes}
 
     def set_quota(self, project_id: str, **limits: int) -> None:
         """Set quota limits (``backups``, ``backup_gigabytes``; -1 = unlimited)."""

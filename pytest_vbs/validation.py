@@ -23,6 +23,8 @@ MAX_DEPTH = 64
 _TOO_DEEP = object()
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
 _FALSE = {"false", "0", "no", "off", "n", "f"}
+_VERSION = re.compile(r"(\d{1,4})\.(\d{1,4})")
+_INTEGER = re.compile(r"-?\d{1,19}")
 
 
 def microversion(operation: Operation, header: str | None) -> tuple[int, int] | None:
@@ -38,7 +40,7 @@ def microversion(operation: Operation, header: str | None) -> tuple[int, int] | 
         value = value.strip()
         if value == "latest":
             return native.MAX_MICROVERSION
-        match = re.fullmatch(r"(\d{1,4})\.(\d{1,4})", value)
+        match = _VERSION.fullmatch(value)
         if match is None:
             raise APIError(400, f"Invalid API version request: {item.strip()!r} (expected 'volume 3.<minor>').",
                            reason="bad_microversion")
@@ -131,7 +133,7 @@ def query(operation: Operation, raw: Mapping[str, str], microversion: tuple[int,
     for key, value in raw.items():
         kind = types.get(key, "string")
         if kind == "integer":
-            if not re.fullmatch(r"-?\d{1,19}", value.strip()):
+            if not _INTEGER.fullmatch(value.strip()):
                 raise APIError(400, f"Invalid query parameter '{key}': must be an integer (got {value!r}).",
                                reason="not_an_integer")
             query[key] = int(value)
