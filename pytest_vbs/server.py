@@ -1,12 +1,14 @@
 """The threaded HTTP server around :class:`~pytest_vbs.app.VBSApp`: bind, serve, stop in milliseconds.
 
-Built on werkzeug's threaded server, with two changes that make it fast and faithful:
+Built on werkzeug's server, with three changes that make it fast and faithful:
 
 * real HTTP/1.1 keep-alive: werkzeug's handler closes every connection and then waits up to 10 ms to
   drain the socket; this handler answers with a ``Content-Length`` and keeps the connection (the app
   always reads the request body, so the stream is positioned at the next request);
 * a stop that does not poll: the accept loop waits on the listening socket *and* a wake-up socket, so
-  ``stop()`` returns as soon as open connections are shut down.
+  ``stop()`` returns as soon as open connections are shut down;
+* connections are served by threads that are reused, not started per connection (each ``requests.get``
+  opens a connection of its own).
 
 Wire faults (reset, empty response, truncated or dribbled body, hang) are performed here, at the socket,
 when the app marks a response with ``environ["pytest_vbs.fault"]``.
@@ -18,15 +20,17 @@ import contextlib
 import ipaddress
 import json
 import logging
+import queue
 import selectors
 import socket
 import struct
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from pytest_vbs.app import VBSApp, _family_of, call_wsgi
 from pytest_vbs.errors import error_body
@@ -152,43 +156,81 @@ class _Handler(WSGIRequestHandler):
         log.debug(format, *args)
 
 
-class _HandlerThreads(list[threading.Thread]):
-    """socketserver's joinable list of connection threads, daemon ones included: its own ``_Threads`` skips
-    daemon threads, so ``server_close()`` returned while handlers were still finishing."""
+class _ConnectionThreads:
+    """The threads that serve connections, kept and reused: a new connection goes to an idle thread when
+    there is one (a queue hand-off), and only otherwise to a new thread (starting a thread costs several
+    times the hand-off, on every ``requests.get`` that opens its own connection)."""
 
-    def append(self, thread: threading.Thread) -> None:
-        self[:] = [t for t in self if t.is_alive()]
-        super().append(thread)
+    def __init__(self, serve: Callable[[socket.socket, Any], None]) -> None:
+        self._serve = serve
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[tuple[socket.socket, Any] | None] = queue.SimpleQueue()
+        self._idle = 0
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, connection: socket.socket, address: Any) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                self._jobs.put((connection, address))
+                return
+            thread = threading.Thread(target=self._work, args=((connection, address),), daemon=True,
+                                      name=f"pytest-vbs-connection-{len(self._threads)}")
+            self._threads.append(thread)
+        thread.start()
+
+    def _work(self, job: tuple[socket.socket, Any] | None) -> None:
+        while job is not None:
+            self._serve(*job)
+            with self._lock:
+                self._idle += 1
+            job = self._jobs.get()
 
     def join(self) -> None:
-        threads, self[:] = self[:], []
+        """Let every thread finish its connection and exit (waiting at most :data:`MAX_JOIN` in all)."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+            for _ in threads:
+                self._jobs.put(None)
+            self._idle = 0
         deadline = time.monotonic() + MAX_JOIN
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
-class _ThreadedServer(ThreadedWSGIServer):
-    """werkzeug's threaded server that also tracks its open connections so it can close them at stop."""
+class _ThreadedServer(BaseWSGIServer):
+    """werkzeug's server with connections served by reused threads, tracked so that stop can close them."""
 
-    daemon_threads = True
-    block_on_close = True
+    multithread = True
 
     def __init__(self, host: str, port: int, app: VBSApp) -> None:
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        self._threads = _HandlerThreads()  # joined by server_close()
+        self._threads = _ConnectionThreads(self._serve_connection)
         super().__init__(host, port, app, handler=_Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
             self._connections.add(request)
-        super().process_request(request, client_address)
+        self._threads.submit(request, client_address)
+
+    def _serve_connection(self, request: socket.socket, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._threads.join()
 
     def close_connections(self) -> None:
         with self._connections_lock:
