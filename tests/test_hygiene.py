@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from pytest_vbs import FakeVBS
 
@@ -125,6 +126,32 @@ def test_a_stopped_fake_joins_its_threads_and_closes_its_sockets() -> None:
 
     assert set(threading.enumerate()) <= threads_before
     assert _open_sockets() <= sockets_before
+
+
+
+def test_one_connection_after_another_reuses_the_same_server_thread() -> None:
+    """``requests.get`` opens (and closes) a connection per call: the server hands each to an idle thread
+    instead of starting one per connection, and starts more only for connections open at the same time."""
+    with FakeVBS() as fake:
+        seen: set[threading.Thread] = set()
+        for _ in range(20):
+            assert requests.get(f"{fake.endpoint}/backups", timeout=5).status_code == 200
+            seen.update(_connection_threads())
+            time.sleep(0.002)  # the server sees the close and its thread goes idle
+        assert len(seen) == 1
+
+        held = [socket.create_connection(("127.0.0.1", fake.server.port)) for _ in range(3)]
+        for connection in held:  # three connections open at once: three threads
+            connection.sendall(b"GET /v3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            connection.recv(65536)
+        assert len(_connection_threads()) == 3
+        for connection in held:
+            connection.close()
+    assert not _connection_threads()
+
+
+def _connection_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("pytest-vbs-connection-")]
 
 
 XDIST_SESSION = """
