@@ -17,20 +17,23 @@ when the app marks a response with ``environ["pytest_vbs.fault"]``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import logging
 import queue
 import selectors
 import socket
+import socketserver
 import struct
 import threading
 import time
 import warnings
 from collections.abc import Callable
+from http.server import HTTPServer
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+from werkzeug.serving import WSGIRequestHandler, get_sockaddr, select_address_family
 
 from pytest_vbs.app import VBSApp, _family_of, call_wsgi
 from pytest_vbs.errors import error_body
@@ -49,7 +52,8 @@ MAX_JOIN = 5.0
 class _Handler(WSGIRequestHandler):
     """One connection: parse requests in a loop, run the app, write a complete response each time."""
 
-    server: _ThreadedServer
+    protocol_version = "HTTP/1.1"
+    server: _ThreadedServer  # type: ignore[assignment]  # has everything werkzeug's handler reads of a server
 
     def run_wsgi(self) -> None:
         if self.headers.get("Expect", "").lower().strip() == "100-continue":
@@ -161,8 +165,9 @@ class _ConnectionThreads:
     there is one (a queue hand-off), and only otherwise to a new thread (starting a thread costs several
     times the hand-off, on every ``requests.get`` that opens its own connection)."""
 
-    def __init__(self, serve: Callable[[socket.socket, Any], None]) -> None:
+    def __init__(self, serve: Callable[[socket.socket, Any], None], name: str) -> None:
         self._serve = serve
+        self._name = name
         self._lock = threading.Lock()
         self._jobs: queue.SimpleQueue[tuple[socket.socket, Any] | None] = queue.SimpleQueue()
         self._idle = 0
@@ -175,7 +180,7 @@ class _ConnectionThreads:
                 self._jobs.put((connection, address))
                 return
             thread = threading.Thread(target=self._work, args=((connection, address),), daemon=True,
-                                      name=f"pytest-vbs-connection-{len(self._threads)}")
+                                      name=f"{self._name}-{len(self._threads)}")
             self._threads.append(thread)
         thread.start()
 
@@ -198,17 +203,44 @@ class _ConnectionThreads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
-class _ThreadedServer(BaseWSGIServer):
-    """werkzeug's server with connections served by reused threads, tracked so that stop can close them."""
+@functools.cache
+def _server_version() -> str:
+    from importlib.metadata import version
+
+    return f"Werkzeug/{version('werkzeug')}"
+
+
+class _ThreadedServer(HTTPServer):
+    """What werkzeug's handler needs of a server (werkzeug's own ``BaseWSGIServer`` reads package metadata on
+    every construction, about half a millisecond, and exits the process when the port is taken), with
+    connections served by reused threads and tracked so that stop can close them."""
 
     multithread = True
+    multiprocess = False
+    passthrough_errors = False
+    ssl_context = None
+    allow_reuse_address = True
+    request_queue_size = 128
 
     def __init__(self, host: str, port: int, app: VBSApp) -> None:
+        self.app = app
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        self._threads = _ConnectionThreads(self._serve_connection)
-        super().__init__(host, port, app, handler=_Handler)
+        self._server_version = _server_version()
+        self.address_family = select_address_family(host, port)
+        address = get_sockaddr(host, port, self.address_family)
+        assert isinstance(address, tuple)  # an IP address and port (werkzeug also accepts unix sockets)
+        super().__init__(address, _Handler)  # binds, or raises OSError
+        self.port = self.server_address[1]
+        self._threads = _ConnectionThreads(self._serve_connection, f"pytest-vbs:{self.port}-connection")
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)  # not HTTPServer's, which looks up the host's FQDN
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        log.debug(message, *args)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:

@@ -136,7 +136,7 @@ def test_one_connection_after_another_reuses_the_same_server_thread() -> None:
         seen: set[threading.Thread] = set()
         for _ in range(20):
             assert requests.get(f"{fake.endpoint}/backups", timeout=5).status_code == 200
-            seen.update(_connection_threads())
+            seen.update(_connection_threads(fake))
             time.sleep(0.002)  # the server sees the close and its thread goes idle
         assert len(seen) == 1
 
@@ -144,14 +144,23 @@ def test_one_connection_after_another_reuses_the_same_server_thread() -> None:
         for connection in held:  # three connections open at once: three threads
             connection.sendall(b"GET /v3 HTTP/1.1\r\nHost: x\r\n\r\n")
             connection.recv(65536)
-        assert len(_connection_threads()) == 3
+        assert len(_connection_threads(fake)) == 3
         for connection in held:
             connection.close()
-    assert not _connection_threads()
+    assert not _connection_threads(fake)
 
 
-def _connection_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("pytest-vbs-connection-")]
+
+def test_a_port_already_taken_raises_oserror() -> None:
+    """werkzeug's own server prints a message and exits the process; the fake raises, so a test can react."""
+    with FakeVBS() as fake:
+        with pytest.raises(OSError):
+            FakeVBS(port=fake.server.port).start()
+        assert requests.get(f"{fake.endpoint}/backups", timeout=5).status_code == 200
+
+def _connection_threads(fake: FakeVBS) -> list[threading.Thread]:
+    """The threads of this fake's server (the session's fake, and others, may have their own)."""
+    return [t for t in threading.enumerate() if t.name.startswith(f"pytest-vbs:{fake.server.port}-connection-")]
 
 
 XDIST_SESSION = """
