@@ -165,9 +165,9 @@ class _ConnectionThreads:
     there is one (a queue hand-off), and only otherwise to a new thread (starting a thread costs several
     times the hand-off, on every ``requests.get`` that opens its own connection)."""
 
-    def __init__(self, serve: Callable[[socket.socket, Any], None], name: str) -> None:
+    def __init__(self, serve: Callable[[socket.socket, Any], None]) -> None:
         self._serve = serve
-        self._name = name
+        self.name = "pytest-vbs-connection"  #: threads are named ``<name>-<n>``
         self._lock = threading.Lock()
         self._jobs: queue.SimpleQueue[tuple[socket.socket, Any] | None] = queue.SimpleQueue()
         self._idle = 0
@@ -180,7 +180,7 @@ class _ConnectionThreads:
                 self._jobs.put((connection, address))
                 return
             thread = threading.Thread(target=self._work, args=((connection, address),), daemon=True,
-                                      name=f"{self._name}-{len(self._threads)}")
+                                      name=f"{self.name}-{len(self._threads)}")
             self._threads.append(thread)
         thread.start()
 
@@ -227,13 +227,14 @@ class _ThreadedServer(HTTPServer):
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._threads = _ConnectionThreads(self._serve_connection)
         self._server_version = _server_version()
         self.address_family = select_address_family(host, port)
         address = get_sockaddr(host, port, self.address_family)
         assert isinstance(address, tuple)  # an IP address and port (werkzeug also accepts unix sockets)
         super().__init__(address, _Handler)  # binds, or raises OSError
         self.port = self.server_address[1]
-        self._threads = _ConnectionThreads(self._serve_connection, f"pytest-vbs:{self.port}-connection")
+        self._threads.name = f"pytest-vbs:{self.port}-connection"
 
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)  # not HTTPServer's, which looks up the host's FQDN
