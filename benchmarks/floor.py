@@ -8,6 +8,8 @@ can reach over a socket. Used by ``run.py`` in-process and by the generated pyte
 from __future__ import annotations
 
 import json
+import selectors
+import socket
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -83,3 +85,61 @@ class BareServer:
         self.httpd.shutdown()
         self.thread.join()
         self.httpd.server_close()
+
+
+_CEILING_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                     % len(_BACKUP_BYTES)) + _BACKUP_BYTES
+
+
+class CeilingServer:
+    """Not a usable server: one thread that answers every request head it sees (bodies are not supported)
+    with the canned backup, parsing nothing else. Keep-alive, no WSGI, no headers read. No server in this
+    process can answer a GET for less, so its throughput bounds what any server can reach with the same
+    clients: the rest of the CPU is theirs."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.setblocking(False)
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._wake_r, self._wake_w = socket.socketpair()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self) -> CeilingServer:
+        self.thread.start()
+        return self
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._listener, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            pending: dict[socket.socket, bytes] = {}
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake_r:
+                        for connection in pending:
+                            connection.close()
+                        return
+                    if key.fileobj is self._listener:
+                        connection, _ = self._listener.accept()
+                        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        pending[connection] = b""
+                        selector.register(connection, selectors.EVENT_READ)
+                        continue
+                    connection = key.fileobj  # type: ignore[assignment]
+                    data = connection.recv(65536)
+                    if not data:
+                        selector.unregister(connection)
+                        del pending[connection]
+                        connection.close()
+                        continue
+                    buffered = pending[connection] + data
+                    heads = buffered.count(b"\r\n\r\n")
+                    pending[connection] = buffered[buffered.rindex(b"\r\n\r\n") + 4 :] if heads else buffered
+                    connection.sendall(_CEILING_RESPONSE * heads)
+
+    def stop(self) -> None:
+        self._wake_w.send(b"x")
+        self.thread.join()
+        for sock in (self._listener, self._wake_r, self._wake_w):
+            sock.close()
