@@ -474,7 +474,12 @@ def bench_pytest_runs(cfg: Config, report: Report, workdir: Path) -> None:
             report.note(f"per-test cost{suffix}: in CPU time (less sensitive to other load) the vbs test costs "
                         f"{us(cpu_cost['pytest-vbs `vbs`'])} vs pytest-httpserver's "
                         f"{us(cpu_cost['pytest-httpserver `httpserver`'])} and the floor's "
-                        f"{us(cpu_cost['bare session server (floor)'])}.")
+                        f"{us(cpu_cost['bare session server (floor)'])}."
+                        + (" A connection per request is what pytest-httpserver pays in every variant (it closes "
+                           "each connection after one answer, on its one thread); pytest-vbs keeps connections "
+                           "alive, so a new one costs it a hand-off to a connection thread and that thread's "
+                           "wake-up when the client closes. With connections kept (section 2) it is the cheaper "
+                           "of the two." if fresh else ""))
 
 
 # -- 3. keep-alive round trip and throughput ---------------------------------------------------------------
