@@ -154,7 +154,7 @@ def test_one_connection_after_another_reuses_the_same_server_thread() -> None:
 def test_a_port_already_taken_raises_oserror() -> None:
     """werkzeug's own server prints a message and exits the process; the fake raises, so a test can react."""
     with FakeVBS() as fake:
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="in use"):
             FakeVBS(port=fake.server.port).start()
         assert requests.get(f"{fake.endpoint}/backups", timeout=5).status_code == 200
 
