@@ -148,19 +148,16 @@ def violations(kind: str, name: str, instance: Any) -> list[Violation]:
 
 
 def _code_along(document: Mapping[str, Any], schema_path: Iterable[Any]) -> str | None:
-    """The deepest ``x-code`` on the way from the schema's root to the failing keyword (through ``$ref``s),
-    else the document's ``x-default-code``: a field's code can depend on where a shared rule is used."""
+    """The deepest ``x-code`` on the way from the schema's root to the failing keyword, else the document's
+    ``x-default-code``: a field's code can depend on where a shared rule is used. (jsonschema's schema paths
+    do not enter ``$ref`` targets, so a shared definition's rules take the code of the place that uses them.)"""
     code = document.get("x-default-code")
-    base = str(document.get("$id", BASE_URI))
     node_: Any = document
     for step in schema_path:
         if not isinstance(node_, Mapping):
             break
         code = node_.get("x-code", code)
-        if step == "$ref":
-            base, node_ = _resolve(base, node_)
-        else:
-            node_ = node_.get(step) if isinstance(node_, Mapping) else node_[step]
+        node_ = node_.get(step)
     if isinstance(node_, Mapping):
         code = node_.get("x-code", code)
     return str(code) if code else None
