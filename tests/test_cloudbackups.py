@@ -126,6 +126,15 @@ def test_quota_reflects_usage_and_limits(vbs: FakeVBS, http: requests.Session) -
         "backups": (2, 0, 5), "backup_gigabytes": (7, 0, -1)}
 
 
+def test_quota_usage_follows_deletes(vbs: FakeVBS, http: requests.Session) -> None:
+    """Usage is kept as backups come and go: a deleted backup's gigabytes are freed for the next create."""
+    vbs.add_backup(size=3)
+    doomed = vbs.add_backup(size=4)
+    assert http.delete(f"{vbs.endpoint}/backups/{doomed}").status_code == 202
+    resources = http.get(f"{vbs.endpoint_v2}/cloudbackups/quota").json()["quotas"]["resources"]
+    assert {r["type"]: r["used"] for r in resources} == {"backups": 1, "backup_gigabytes": 3}
+
+
 @pytest.mark.parametrize(("limits", "code", "fragment"), [
     ({"backups": 1}, "VolumeBackup.0080", "number of backups"),
     ({"backup_gigabytes": 12}, "VolumeBackup.0081", "capacity of backups"),
