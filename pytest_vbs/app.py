@@ -103,7 +103,7 @@ class VBSApp:
 
     def allowed_methods(self, path: str) -> list[str]:
         """The methods some operation serves at ``path`` (for ``Allow`` headers)."""
-        return sorted(self.url_map.bind("localhost").allowed_methods(path))
+        return sorted(self._matcher.allowed_methods(path))
 
     def take_unexpected_errors(self) -> list[str]:
         """Tracebacks of exceptions raised inside the fake since the last call (they answered 500)."""

@@ -164,6 +164,7 @@ class Identity:
             }
 
     def add_domain(self, name: str, *, domain_id: str | None = None) -> Domain:
+        """A domain, for users and projects outside ``Default`` (``add_user(..., domain=name)``); returns it."""
         with self.lock:
             domain = Domain(domain_id or _stable_id("domain", name), name)
             self.domains[domain.id] = domain

@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from pytest_vbs.operations import Call, Operation
 
 OPENAPI_VERSION = "3.1.0"
-#: Where the fake serves the document.
-PATH = "/__vbs__/openapi.json"
 #: Error statuses every operation documents: the abnormal statuses of the VBS pages (``ERROR_STATUSES``)
 #: and the two the request pipeline adds (413 body over the limit, 415 wrong ``Content-Type``).
 DOCUMENTED_ERRORS: tuple[int, ...] = tuple(sorted({*ERROR_STATUSES, 413, 415}))

@@ -40,8 +40,6 @@ MAX_POLICY_TAGS = 10
 MAX_POLICY_VOLUMES = 200
 #: Days of ``week_frequency``, in ``date.isoweekday() % 7`` order.
 WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-#: Statuses of a policy's backup jobs (querying_backup_jobs_triggered_by_a_backup_policy).
-TASK_STATUSES = ("RUNNING", "EXECUTE_TIMEOUT", "WAITING", "EXECUTE_FAIL", "EXECUTE_SUCCESS", "SKIP")
 #: Policy-made backups are named ``autobk_<4 hex>`` (backuptasks example); hence the user rule "not auto...".
 AUTO_NAME_PREFIX = "autobk_"
 #: Job type of the backups a policy makes (the same job as ``/cloudbackups``).

@@ -163,6 +163,22 @@ def test_seeded_user_logs_in(vbs: FakeVBS, http: requests.Session, tokens: str) 
     assert_identity_error(bad, 401, "Unauthorized", "requires authentication")
 
 
+def test_a_user_in_a_domain_of_its_own(vbs: FakeVBS, http: requests.Session, tokens: str) -> None:
+    """Same user name in two domains: the domain in the request picks which one logs in."""
+    domain = vbs.identity.add_domain("Partners")
+    vbs.identity.add_user("alice", "partner-secret", domain="Partners", projects=[vbs.project_id])
+    vbs.identity.add_user("alice", "wonderland", projects=[vbs.project_id])
+    scope = {"project": {"id": vbs.project_id}}
+
+    partner = http.post(tokens, json=password_auth({"name": "alice", "domain": {"name": "Partners"}},
+                                                   "partner-secret", scope))
+    wrong = http.post(tokens, json=password_auth({"name": "alice", "domain": {"id": domain.id}}, "wonderland"))
+
+    assert partner.status_code == 201, partner.text
+    assert partner.json()["token"]["user"]["domain"] == {"id": domain.id, "name": "Partners"}
+    assert_identity_error(wrong, 401, "Unauthorized", "requires authentication")
+
+
 # -- authentication errors ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("body", "fragments"),
