@@ -233,8 +233,7 @@ class _ThreadedServer(HTTPServer):
         address = get_sockaddr(host, port, self.address_family)
         assert isinstance(address, tuple)  # an IP address and port (werkzeug also accepts unix sockets)
         super().__init__(address, _Handler)  # binds, or raises OSError
-        self.port = self.server_address[1]
-        self._threads.name = f"pytest-vbs:{self.port}-connection"
+        self._threads.name = f"pytest-vbs:{self.server_port}-connection"
 
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)  # not HTTPServer's, which looks up the host's FQDN
