@@ -45,10 +45,11 @@ from floor import BareServer, CeilingServer, canned_app
 from pytest_httpserver import HTTPServer
 from werkzeug.test import Client
 
-from pytest_vbs import FakeVBS, operations
+from pytest_vbs import FakeVBS
+from pytest_vbs import api as operations
 from pytest_vbs.inprocess import InProcessAdapter, mount_inprocess
 from pytest_vbs.journal import DEFAULT_MAX_ENTRIES
-from pytest_vbs.server import VBSServer
+from pytest_vbs.wsgi.serving import VBSServer
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pytest_vbs.faults import FaultRule
     from pytest_vbs.hookspecs import Answer, hookimpl
     from pytest_vbs.journal import RecordedRequest
-    from pytest_vbs.state import TransitionMode
+    from pytest_vbs.service.state import TransitionMode
 
 _WHERE = {
     "DEFAULT_PROJECT_ID": "pytest_vbs.fake",
@@ -26,7 +26,7 @@ _WHERE = {
     "FakeVBS": "pytest_vbs.fake",
     "FaultRule": "pytest_vbs.faults",
     "RecordedRequest": "pytest_vbs.journal",
-    "TransitionMode": "pytest_vbs.state",
+    "TransitionMode": "pytest_vbs.service.state",
     "assert_valid_request": "pytest_vbs.assertions",
     "assert_valid_response": "pytest_vbs.assertions",
     "hookimpl": "pytest_vbs.hookspecs",

@@ -10,10 +10,11 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pytest_vbs import schemas, validation
+from pytest_vbs import schemas
+from pytest_vbs.api import BY_NAME, Operation
 from pytest_vbs.errors import APIError
 from pytest_vbs.journal import RecordedRequest
-from pytest_vbs.operations import BY_NAME, Operation
+from pytest_vbs.wsgi import validation
 
 __all__ = [
     "assert_all_requests_valid",

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
 from pytest_vbs.hookspecs import standalone_plugin_manager
-from pytest_vbs.identity import DEFAULT_PASSWORD, DEFAULT_USERNAME
-from pytest_vbs.state import TransitionMode
+from pytest_vbs.service.identity import DEFAULT_PASSWORD, DEFAULT_USERNAME
+from pytest_vbs.service.state import TransitionMode
 
 
 def _parser() -> argparse.ArgumentParser:

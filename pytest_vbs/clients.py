@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pytest_vbs import identity
+from pytest_vbs.service import identity
 
 if TYPE_CHECKING:
     from openstack.connection import Connection

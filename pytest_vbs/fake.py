@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from pytest_vbs.app import DEFAULT_MAX_BODY, VBSApp
 from pytest_vbs.faults import FaultRule
 from pytest_vbs.hookspecs import standalone_plugin_manager
-from pytest_vbs.identity import DEFAULT_PROJECT_ID, Identity
 from pytest_vbs.journal import Journal, RecordedRequest
-from pytest_vbs.server import VBSServer
-from pytest_vbs.state import Backup, Snapshot, State, TransitionMode, Volume
+from pytest_vbs.service.identity import DEFAULT_PROJECT_ID, Identity
+from pytest_vbs.service.state import Backup, Snapshot, State, TransitionMode, Volume
+from pytest_vbs.wsgi.app import DEFAULT_MAX_BODY, VBSApp
+from pytest_vbs.wsgi.serving import VBSServer
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -224,7 +224,7 @@ class FakeVBS:
         """Force a backup into ``error`` with ``fail_reason``."""
         self.state.set_backup_error(self.project_id, backup_id, fail_reason)
 
-    # -- backup policies and the virtual clock (pytest_vbs.policies) ----------------------------------------
+    # -- backup policies and the virtual clock (pytest_vbs.service.policies) ----------------------------------------
     def advance_clock(self, **delta: float) -> None:
         """Move the fake's clock forward by ``timedelta(**delta)`` (``days=3``, ``hours=1`` ...): every enabled
         backup policy runs at each of its scheduled times in between, in time order."""
@@ -242,13 +242,13 @@ class FakeVBS:
         ``start_time`` ("12:00"), ``frequency`` (1) or ``week_frequency``, ``rentention_num`` or
         ``rentention_day``, ``remain_first_backup_of_curMonth``, ``status`` ("ON"), ``time_zone``, ``tags``
         (a dict), ``volumes`` (ids to associate), ``default`` (the tenant's default policy: cannot be renamed)."""
-        from pytest_vbs import policies
+        from pytest_vbs.service import policies
 
         return policies.seed(self.state, self.project_id, name, **settings).id
 
     @property
     def policies(self) -> dict[str, Any]:
-        """This project's backup policies by id (``pytest_vbs.policies.Policy`` copies: changing them changes
+        """This project's backup policies by id (``pytest_vbs.service.policies.Policy`` copies: changing them changes
         nothing)."""
         with self.state.lock:
             return copy.deepcopy(self.state.project(self.project_id).policies)

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from pytest_vbs.hookspecs import WIRE_FAULTS, Answer, hookimpl
 
 if TYPE_CHECKING:
-    from pytest_vbs.app import VBSApp
+    from pytest_vbs.api import Operation
     from pytest_vbs.journal import RecordedRequest
-    from pytest_vbs.operations import Operation
+    from pytest_vbs.wsgi.app import VBSApp
 
 #: Wire faults that send a (broken) body: without a status they break the fake's real response.
 BODY_FAULTS = ("malformed_body", "slow_body")
@@ -130,7 +130,7 @@ class FaultInjector:
 
     def add(self, rule: FaultRule) -> FaultRule:
         if rule.operation != "*":
-            from pytest_vbs.operations import BY_NAME
+            from pytest_vbs.api import BY_NAME
 
             if rule.operation not in BY_NAME:
                 raise ValueError(f"unknown operation {rule.operation!r}; known: {', '.join(sorted(BY_NAME))}")

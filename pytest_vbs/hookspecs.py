@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from pytest_vbs.app import VBSApp
+    from pytest_vbs.api import Operation
     from pytest_vbs.fake import FakeVBS
     from pytest_vbs.journal import RecordedRequest
-    from pytest_vbs.operations import Operation
+    from pytest_vbs.wsgi.app import VBSApp
 
 # The marker's project name is "pytest" so that the same implementations work in pytest and standalone.
 hookspec = pluggy.HookspecMarker("pytest")

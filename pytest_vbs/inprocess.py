@@ -1,7 +1,7 @@
 """In-process mode: ``requests`` calls for the fake's URL go straight into its WSGI app, with no socket.
 
 For tests that need no wire faults, this skips the TCP round trip and the server thread: the request is
-turned into a WSGI environ and handed to the same :class:`~pytest_vbs.app.VBSApp` the server runs, so
+turned into a WSGI environ and handed to the same :class:`~pytest_vbs.wsgi.app.VBSApp` the server runs, so
 state, journal, hooks, HTTP-level faults (error statuses, ``Retry-After``, delays) and validation are
 exactly those of the server. Mount it on the session your client code uses::
 
@@ -46,8 +46,8 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from pytest_vbs.app import call_wsgi
-from pytest_vbs.server import SLOW_BODY_INTERVAL
+from pytest_vbs.wsgi.app import call_wsgi
+from pytest_vbs.wsgi.serving import SLOW_BODY_INTERVAL
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

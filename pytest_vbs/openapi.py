@@ -25,7 +25,7 @@ from pytest_vbs import schemas
 from pytest_vbs.errors import ERROR_STATUSES, STATUS_DESCRIPTIONS, Family
 
 if TYPE_CHECKING:
-    from pytest_vbs.operations import Call, Operation
+    from pytest_vbs.api import Call, Operation
 
 OPENAPI_VERSION = "3.1.0"
 #: Error statuses every operation documents: the abnormal statuses of the VBS pages (``ERROR_STATUSES``)
@@ -196,7 +196,7 @@ def _operation(operation: Operation) -> dict[str, Any]:
 
 @functools.cache
 def _build(control: bool) -> dict[str, Any]:
-    from pytest_vbs import operations
+    from pytest_vbs import api as operations
 
     served = [op for op in operations.OPERATIONS if control or "control" not in op.tags]
     paths: dict[str, dict[str, Any]] = {}
@@ -256,7 +256,7 @@ class CoverageRow:
 def coverage_rows(documented_pages: Iterable[str] = ()) -> list[CoverageRow]:
     """One row per operation of the table (all served); then one per page of ``documented_pages`` that no
     operation follows (not served)."""
-    from pytest_vbs import operations
+    from pytest_vbs import api as operations
 
     rows = [CoverageRow(op.name, op.method, openapi_path(op.rule), op.doc_page, True) for op in operations.OPERATIONS]
     followed = {op.doc_page for op in operations.OPERATIONS}

@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from pytest_vbs import FakeVBS, assert_valid_request, assert_valid_response, schemas
+from pytest_vbs.api import BY_NAME
 from pytest_vbs.assertions import request_problems
-from pytest_vbs.operations import BY_NAME
 
 CREATE_PAGE = "creating_a_vbs_backup_native_openstack_v3_api"
 CREATE_PAGE_V2 = "creating_a_vbs_backup_native_openstack_api_deprecated"

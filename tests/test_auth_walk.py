@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from pytest_vbs import FakeVBS
+from pytest_vbs.api import OPERATIONS, Operation
 from pytest_vbs.errors import Family
-from pytest_vbs.operations import OPERATIONS, Operation
 
 OTHER_PROJECT = "5a1d3c5e7f9b0a240d5b1e9a6c7f4b2e"
 PROJECT_ROUTES = [op for op in OPERATIONS if "<project_id>" in op.rule]

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from pytest_vbs import FakeVBS
-from pytest_vbs.identity import DEFAULT_DOMAIN_NAME, DEFAULT_PASSWORD, DEFAULT_USERNAME
-from pytest_vbs.native import MAX_PAGE
+from pytest_vbs.api.native import MAX_PAGE
+from pytest_vbs.service.identity import DEFAULT_DOMAIN_NAME, DEFAULT_PASSWORD, DEFAULT_USERNAME
 
 cinderclient = pytest.importorskip("cinderclient")
 from cinderclient import client as cinder_client  # noqa: E402

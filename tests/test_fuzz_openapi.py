@@ -34,9 +34,10 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.exceptions import HTTPException
 
-from pytest_vbs import FakeVBS, openapi, operations, schemas
-from pytest_vbs.app import _family_of
+from pytest_vbs import FakeVBS, openapi, schemas
+from pytest_vbs import api as operations
 from pytest_vbs.errors import Family
+from pytest_vbs.wsgi.app import _family_of
 
 #: Examples per operation (CI budget: the whole module runs in about 10 s); VBS_FUZZ_EXAMPLES=200 for a deeper run.
 MAX_EXAMPLES = int(os.environ.get("VBS_FUZZ_EXAMPLES", "15"))

@@ -16,7 +16,7 @@ import requests
 from vbs_support import REQUEST_ID, assert_error, assert_vbs_error
 
 from pytest_vbs import FakeVBS
-from pytest_vbs.identity import DEFAULT_DOMAIN_NAME, DEFAULT_PASSWORD, DEFAULT_PROJECT_NAME, DEFAULT_USERNAME
+from pytest_vbs.service.identity import DEFAULT_DOMAIN_NAME, DEFAULT_PASSWORD, DEFAULT_PROJECT_NAME, DEFAULT_USERNAME
 
 OTHER_PROJECT = "5a1d3c5e7f9b0a240d5b1e9a6c7f4b2e"
 CATALOG_TYPES = {"block-storage", "volumev3", "volumev2", "vbs", "identity"}

@@ -9,7 +9,8 @@ import pytest
 import requests
 from vbs_support import json_refs
 
-from pytest_vbs import FakeVBS, openapi, operations, schemas
+from pytest_vbs import FakeVBS, openapi, schemas
+from pytest_vbs import api as operations
 from pytest_vbs.errors import ERROR_STATUSES
 
 

@@ -29,8 +29,9 @@ from policy_support import (
 )
 from vbs_support import otc_patches_undone
 
-from pytest_vbs import FakeVBS, policies, schemas
-from pytest_vbs.operations import BY_NAME
+from pytest_vbs import FakeVBS, schemas
+from pytest_vbs.api import BY_NAME
+from pytest_vbs.service import policies
 
 
 @pytest.fixture

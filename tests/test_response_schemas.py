@@ -26,9 +26,9 @@ from referencing import Registry, Resource
 from vbs_support import json_refs
 
 from pytest_vbs import FakeVBS, schemas
+from pytest_vbs.api import BY_NAME, OPERATIONS
 from pytest_vbs.assertions import assert_valid_response
 from pytest_vbs.errors import Family
-from pytest_vbs.operations import BY_NAME, OPERATIONS
 
 DEFINITIONS_ID = f"{schemas.BASE_URI}response_definitions.json"
 MICROVERSION_3_45 = {"OpenStack-API-Version": "volume 3.45"}

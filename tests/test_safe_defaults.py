@@ -13,7 +13,7 @@ from test_cli import serve
 from vbs_support import assert_error
 
 from pytest_vbs import FakeVBS
-from pytest_vbs.server import ExposedServerWarning, exposed
+from pytest_vbs.wsgi.serving import ExposedServerWarning, exposed
 
 CONTROL_ROUTES = [
     ("POST", "/__vbs__/reset"),

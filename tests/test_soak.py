@@ -22,7 +22,8 @@ from typing import Any
 
 import requests
 
-from pytest_vbs import FakeVBS, operations, schemas
+from pytest_vbs import FakeVBS, schemas
+from pytest_vbs import api as operations
 from pytest_vbs.errors import Family
 
 THREADS = 32

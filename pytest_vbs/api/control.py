@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pytest_vbs.api.native import snapshot_detail, timestamp, volume_detail
 from pytest_vbs.errors import APIError
 from pytest_vbs.faults import FaultRule
 from pytest_vbs.journal import as_dict
-from pytest_vbs.native import snapshot_detail, timestamp, volume_detail
-from pytest_vbs.state import TransitionMode
+from pytest_vbs.service.state import TransitionMode
 
 if TYPE_CHECKING:
-    from pytest_vbs.operations import Call
+    from pytest_vbs.api import Call
 
 
 def reset(call: Call) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from pytest_vbs.errors import APIError
 if TYPE_CHECKING:
     from werkzeug.datastructures import Headers
 
-    from pytest_vbs.operations import Call, Operation
+    from pytest_vbs.api import Call, Operation
 
 #: The project tests act in unless they choose another (32 hex characters, like a Keystone project id).
 DEFAULT_PROJECT_ID = "0d5b1e9a6c7f4b2e8a1d3c5e7f9b0a24"

@@ -20,18 +20,21 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
-from pytest_vbs import native, operations, policies, validation
+from pytest_vbs import api as operations
+from pytest_vbs.api import native
 from pytest_vbs.errors import STATUS_DESCRIPTIONS, APIError, Family, error_body
 from pytest_vbs.faults import FaultInjector
 from pytest_vbs.hookspecs import Answer
-from pytest_vbs.identity import Identity
 from pytest_vbs.journal import Journal, RecordedRequest
-from pytest_vbs.state import State
+from pytest_vbs.service import policies
+from pytest_vbs.service.identity import Identity
+from pytest_vbs.service.state import State
+from pytest_vbs.wsgi import validation
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from pytest_vbs.operations import Operation
+    from pytest_vbs.api import Operation
 
 #: Request bodies above this are refused with 413 without being read whole.
 DEFAULT_MAX_BODY = 1024 * 1024

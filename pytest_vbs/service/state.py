@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_vbs.errors import APIError, bad_request, not_found
 
 if TYPE_CHECKING:
-    from pytest_vbs.sharing import Sharing
+    from pytest_vbs.service.sharing import Sharing
 
 #: Backup statuses, from the ``status`` filter of the list pages.
 BACKUP_STATUSES = ("creating", "available", "deleting", "error", "restoring", "error_restoring")
@@ -173,7 +173,7 @@ class Project:
         self.order: list[tuple[datetime, str]] = []
         self.jobs: dict[str, Job] = {}
         self.quota: dict[str, int] = dict.fromkeys(QUOTA_TYPES, -1)
-        self.policies: dict[str, Any] = {}  #: backup policies by id (``pytest_vbs.policies.Policy``)
+        self.policies: dict[str, Any] = {}  #: backup policies by id (``pytest_vbs.service.policies.Policy``)
         self.backup_gigabytes = 0  #: the sizes of all backups, kept as they come and go (quota checks)
 
     def add_backup(self, backup: Backup) -> None:

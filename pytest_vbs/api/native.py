@@ -1,6 +1,6 @@
 """Native OpenStack API handlers (V3 and deprecated v2 backups, the minimal volume/snapshot API, discovery).
 
-Each handler takes a :class:`~pytest_vbs.operations.Call` (validated body and query, project, version)
+Each handler takes a :class:`~pytest_vbs.api.Call` (validated body and query, project, version)
 and returns the JSON body; the operation table gives it its route and status. Views render the documented
 shapes: ``querying_details_about_vbs_backups_native_openstack_v3_api`` and its v2 twin.
 """
@@ -13,10 +13,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from pytest_vbs.state import Backup, ListQuery, Snapshot, Volume
+from pytest_vbs.service.state import Backup, ListQuery, Snapshot, Volume
 
 if TYPE_CHECKING:
-    from pytest_vbs.operations import Call
+    from pytest_vbs.api import Call
 
 #: Microversions advertised on ``/v3``: the VBS pages name 3.31 (``~`` filters) and 3.45 (``with_count``).
 MIN_MICROVERSION = (3, 0)

@@ -11,11 +11,12 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pytest_vbs import native, schemas
+from pytest_vbs import schemas
+from pytest_vbs.api import native
 from pytest_vbs.errors import APIError
 
 if TYPE_CHECKING:
-    from pytest_vbs.operations import Operation
+    from pytest_vbs.api import Operation
 
 MICROVERSION_HEADER = "OpenStack-API-Version"
 #: Deepest JSON nesting accepted in a body (the documented bodies nest 4 levels).

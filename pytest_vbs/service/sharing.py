@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pytest_vbs.api.native import backup_detail, timestamp
 from pytest_vbs.errors import APIError, bad_request, not_found
-from pytest_vbs.native import backup_detail, timestamp
 
 if TYPE_CHECKING:
-    from pytest_vbs.operations import Call
-    from pytest_vbs.state import Backup, State
+    from pytest_vbs.api import Call
+    from pytest_vbs.service.state import Backup, State
 
 # Sort keys of the list page; the backup-level ones sort by the shared backup's attribute.
 _BACKUP_KEYS = ("name", "status", "size", "container_format", "disk_format")

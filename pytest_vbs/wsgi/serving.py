@@ -1,4 +1,4 @@
-"""The threaded HTTP server around :class:`~pytest_vbs.app.VBSApp`: bind, serve, stop in milliseconds.
+"""The threaded HTTP server around :class:`~pytest_vbs.wsgi.app.VBSApp`: bind, serve, stop in milliseconds.
 
 Built on werkzeug's server, with three changes that make it fast and faithful:
 
@@ -35,8 +35,8 @@ from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, get_sockaddr, select_address_family
 
-from pytest_vbs.app import VBSApp, _family_of, call_wsgi
 from pytest_vbs.errors import error_body
+from pytest_vbs.wsgi.app import VBSApp, _family_of, call_wsgi
 
 log = logging.getLogger("pytest_vbs")
 

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.datastructures import Headers
 from werkzeug.routing import Map, Rule
 
-from pytest_vbs import cloudbackups, control, identity, native, openapi, policies, sharing
+from pytest_vbs import openapi
+from pytest_vbs.api import cloudbackups, control, native
 from pytest_vbs.errors import Family
+from pytest_vbs.service import identity, policies, sharing
 
 if TYPE_CHECKING:
-    from pytest_vbs.app import VBSApp
-    from pytest_vbs.state import State
+    from pytest_vbs.service.state import State
+    from pytest_vbs.wsgi.app import VBSApp
 
 
 @dataclass

@@ -26,10 +26,10 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pytest_vbs.errors import APIError
-from pytest_vbs.state import BACKUPABLE_VOLUME_STATUSES, Project, State
+from pytest_vbs.service.state import BACKUPABLE_VOLUME_STATUSES, Project, State
 
 if TYPE_CHECKING:
-    from pytest_vbs.operations import Call
+    from pytest_vbs.api import Call
 
 #: "A tenant can create a maximum of 10 backup policies." (creating_a_backup_policy; the UMN says default + 31:
 #: the page wins). AutoBackup.0203.

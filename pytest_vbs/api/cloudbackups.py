@@ -11,10 +11,10 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pytest_vbs.state import QUOTA_TYPES, Job
+from pytest_vbs.service.state import QUOTA_TYPES, Job
 
 if TYPE_CHECKING:
-    from pytest_vbs.operations import Call
+    from pytest_vbs.api import Call
 
 
 def job_time(value: datetime | None) -> str | None:
