@@ -13,20 +13,42 @@ if TYPE_CHECKING:
     from pytest_vbs.assertions import assert_valid_request, assert_valid_response
     from pytest_vbs.errors import ERROR_STATUSES, APIError
     from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
-    from pytest_vbs.faults import FaultRule
+    from pytest_vbs.faults import FaultRule, WireFault
     from pytest_vbs.hookspecs import Answer, hookimpl
     from pytest_vbs.journal import RecordedRequest
-    from pytest_vbs.service.state import TransitionMode
+    from pytest_vbs.service.models import (
+        Backup,
+        Job,
+        Policy,
+        ScheduledPolicy,
+        Sharing,
+        Snapshot,
+        Task,
+        TransitionMode,
+        Volume,
+    )
+    from pytest_vbs.wsgi.serving import ExposedServerWarning
 
+_MODELS = "pytest_vbs.service.models"
 _WHERE = {
     "DEFAULT_PROJECT_ID": "pytest_vbs.fake",
     "ERROR_STATUSES": "pytest_vbs.errors",
     "APIError": "pytest_vbs.errors",
     "Answer": "pytest_vbs.hookspecs",
+    "Backup": _MODELS,
+    "ExposedServerWarning": "pytest_vbs.wsgi.serving",
     "FakeVBS": "pytest_vbs.fake",
     "FaultRule": "pytest_vbs.faults",
+    "Job": _MODELS,
+    "Policy": _MODELS,
     "RecordedRequest": "pytest_vbs.journal",
-    "TransitionMode": "pytest_vbs.service.state",
+    "ScheduledPolicy": _MODELS,
+    "Sharing": _MODELS,
+    "Snapshot": _MODELS,
+    "Task": _MODELS,
+    "TransitionMode": _MODELS,
+    "Volume": _MODELS,
+    "WireFault": "pytest_vbs.faults",
     "assert_valid_request": "pytest_vbs.assertions",
     "assert_valid_response": "pytest_vbs.assertions",
     "hookimpl": "pytest_vbs.hookspecs",
@@ -37,10 +59,20 @@ __all__ = [
     "ERROR_STATUSES",
     "APIError",
     "Answer",
+    "Backup",
+    "ExposedServerWarning",
     "FakeVBS",
     "FaultRule",
+    "Job",
+    "Policy",
     "RecordedRequest",
+    "ScheduledPolicy",
+    "Sharing",
+    "Snapshot",
+    "Task",
     "TransitionMode",
+    "Volume",
+    "WireFault",
     "assert_valid_request",
     "assert_valid_response",
     "hookimpl",

@@ -12,6 +12,8 @@ from typing import Any
 
 from pytest_vbs import schemas
 from pytest_vbs.api import BY_NAME, Operation
+from pytest_vbs.api.microversions import HEADER as MICROVERSION_HEADER
+from pytest_vbs.api.microversions import negotiate
 from pytest_vbs.errors import APIError
 from pytest_vbs.journal import RecordedRequest
 from pytest_vbs.wsgi import validation
@@ -89,7 +91,7 @@ def request_problems(entry: RecordedRequest) -> list[str]:
     problems: list[str] = []
     headers = {key.lower(): value for key, value in entry.headers.items()}
     try:
-        microversion = validation.microversion(operation, headers.get(validation.MICROVERSION_HEADER.lower()))
+        microversion = negotiate(operation.version, headers.get(MICROVERSION_HEADER.lower()))
         validation.query(operation, entry.query, microversion)
     except APIError as error:
         problems.append(error.message)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
 from pytest_vbs.hookspecs import standalone_plugin_manager
 from pytest_vbs.service.identity import DEFAULT_PASSWORD, DEFAULT_USERNAME
-from pytest_vbs.service.state import TransitionMode
+from pytest_vbs.service.models import TransitionMode
 
 
 def _parser() -> argparse.ArgumentParser:

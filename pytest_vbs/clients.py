@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pytest_vbs.api.identity import AUTH_PATH
 from pytest_vbs.service import identity
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ NOAUTH_USER_ID = "vbs-noauth-user"
 
 def auth_url(fake: FakeVBS) -> str:
     """The identity v3 URL, ``{url}/identity/v3``."""
-    return f"{fake.url}{identity.PREFIX}/v3"
+    return fake.url + AUTH_PATH
 
 
 def _check(auth_type: str) -> None:

@@ -1,19 +1,27 @@
-"""``FakeVBS``: the handle a test holds: the running server, its state and journal, and the verbs to drive them."""
+"""``FakeVBS``: the handle a test holds: the running server, its state and journal, and the verbs to drive them.
+
+It is also the composition root: it builds the state (with the backup policy scheduler on its clock), the identity
+service, the journal, the application and the server, and wires them together.
+"""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from pytest_vbs import assertions, clients, openapi
 from pytest_vbs.faults import FaultRule
 from pytest_vbs.hookspecs import standalone_plugin_manager
 from pytest_vbs.journal import Journal, RecordedRequest
+from pytest_vbs.service import scheduler
 from pytest_vbs.service.identity import DEFAULT_PROJECT_ID, Identity
-from pytest_vbs.service.state import Backup, Snapshot, State, TransitionMode, Volume
+from pytest_vbs.service.models import Backup, Policy, Snapshot, TransitionMode, Volume
+from pytest_vbs.service.policies import seed as seed_policy
+from pytest_vbs.service.state import State
 from pytest_vbs.wsgi.app import DEFAULT_MAX_BODY, VBSApp
 from pytest_vbs.wsgi.serving import VBSServer
 
@@ -53,13 +61,14 @@ class FakeVBS:
         self.project_id = project_id
         self._defaults = (TransitionMode(transitions), reads)
         self.state = State(transitions=TransitionMode(transitions), reads=reads)
+        scheduler.install(self.state)  # backup policies run on the state's clock
         self.journal = Journal()
         self.plugin_manager = plugin_manager or standalone_plugin_manager()
         self.hook = self.plugin_manager.hook
         #: The fake Keystone: users, projects, tokens (``identity.add_user(...)``, ``identity.issue_token(...)``).
         self.identity = Identity(project_id=project_id, auth=auth)
         self.app = VBSApp(self.state, self.journal, self.hook, max_body=max_body, identity=self.identity,
-                          control=control, projects=projects)
+                          control=control, projects=projects, openapi=_openapi_document)
         self.faults = self.app.faults
         self.app.on_reset = self.reset
         self.server = VBSServer(self.app, host, port)
@@ -116,8 +125,6 @@ class FakeVBS:
     @property
     def auth_url(self) -> str:
         """The identity v3 URL, ``{url}/identity/v3`` (user ``vbs-user``, password ``vbs-password``)."""
-        from pytest_vbs import clients
-
         return clients.auth_url(self)
 
     # -- auth and clients (pytest_vbs.clients) ---------------------------------------------------------
@@ -138,21 +145,15 @@ class FakeVBS:
 
     def clouds_yaml(self, *, auth_type: str = "password") -> dict[str, Any]:
         """clouds.yaml content with one cloud, ``vbs``; ``auth_type="none"`` for a cloud without Keystone."""
-        from pytest_vbs import clients
-
         return clients.clouds_yaml(self, auth_type=auth_type)
 
     def os_environ(self, *, auth_type: str = "password") -> dict[str, str]:
         """``OS_*`` variables pointing at the fake (``auth_type``: ``password``, ``none``, or cinderclient's
         ``noauth``)."""
-        from pytest_vbs import clients
-
         return clients.os_environ(self, auth_type=auth_type)
 
     def openstack_connection(self, **kwargs: Any) -> Connection:
         """An openstacksdk ``Connection`` to the fake; ``kwargs`` override the settings (``auth_type="none"``)."""
-        from pytest_vbs import clients
-
         return clients.openstack_connection(self, **kwargs)
 
     # -- seeding and state ---------------------------------------------------------------------------
@@ -228,8 +229,6 @@ class FakeVBS:
     def advance_clock(self, **delta: float) -> None:
         """Move the fake's clock forward by ``timedelta(**delta)`` (``days=3``, ``hours=1`` ...): every enabled
         backup policy runs at each of its scheduled times in between, in time order."""
-        from datetime import timedelta
-
         self.state.advance_clock(timedelta(**delta))
 
     def set_clock(self, at: datetime) -> None:
@@ -242,14 +241,11 @@ class FakeVBS:
         ``start_time`` ("12:00"), ``frequency`` (1) or ``week_frequency``, ``rentention_num`` or
         ``rentention_day``, ``remain_first_backup_of_curMonth``, ``status`` ("ON"), ``time_zone``, ``tags``
         (a dict), ``volumes`` (ids to associate), ``default`` (the tenant's default policy: cannot be renamed)."""
-        from pytest_vbs.service import policies
-
-        return policies.seed(self.state, self.project_id, name, **settings).id
+        return seed_policy(self.state, self.project_id, name, **settings).id
 
     @property
-    def policies(self) -> dict[str, Any]:
-        """This project's backup policies by id (``pytest_vbs.service.policies.Policy`` copies: changing them changes
-        nothing)."""
+    def policies(self) -> dict[str, Policy]:
+        """This project's backup policies by id (:class:`pytest_vbs.Policy` copies: changing them changes nothing)."""
         with self.state.lock:
             return copy.deepcopy(self.state.project(self.project_id).policies)
 
@@ -304,24 +300,21 @@ class FakeVBS:
     def assert_called(self, operation: str, times: int | None = None, json: Any = None) -> list[RecordedRequest]:
         """Fail unless ``operation`` was called (``times`` times) with a body containing ``json`` (a subset
         match); the message shows the nearest requests when none matched. Returns the matching requests."""
-        from pytest_vbs import assertions
-
         return assertions.assert_called(self.requests, operation, times, json)
 
     def assert_not_called(self, operation: str) -> None:
         """Fail if ``operation`` was called."""
-        from pytest_vbs import assertions
-
         assertions.assert_not_called(self.requests, operation)
 
     def last_request(self, operation: str) -> RecordedRequest:
         """The most recent request of ``operation`` (fails when there is none)."""
-        from pytest_vbs import assertions
-
         return assertions.last_request(self.requests, operation)
 
     def assert_all_requests_valid(self) -> None:
         """Fail listing every request sent since the reset that breaks the documented schemas."""
-        from pytest_vbs import assertions
-
         assertions.assert_all_requests_valid(self.requests)
+
+
+def _openapi_document(server_url: str) -> dict[str, Any]:
+    """The control API's ``GET /__vbs__/openapi.json``: every operation, ``servers`` set to the fake's URL."""
+    return openapi.document(server_url=server_url)

@@ -10,26 +10,49 @@ and the client still sees the failure.
 
 from __future__ import annotations
 
+import enum
 import random
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from pytest_vbs.hookspecs import WIRE_FAULTS, Answer, hookimpl
+from pytest_vbs.hookspecs import Answer, hookimpl
 
 if TYPE_CHECKING:
     from pytest_vbs.api import Operation
     from pytest_vbs.journal import RecordedRequest
-    from pytest_vbs.wsgi.app import VBSApp
 
-#: Wire faults that send a (broken) body: without a status they break the fake's real response.
-BODY_FAULTS = ("malformed_body", "slow_body")
+
+class WireFault(str, enum.Enum):
+    """The catalogue of wire faults: what a server does to the connection instead of (or while) answering.
+
+    The socket server (``wsgi/serving.py``) performs each one, the in-process adapter (``inprocess.py``) raises what
+    ``requests`` raises for it, and the control API's schema lists them; a test holds all three to this enum."""
+
+    CONNECTION_RESET = "connection_reset"  #: RST instead of an answer
+    EMPTY_RESPONSE = "empty_response"  #: the connection closes without a byte
+    MALFORMED_BODY = "malformed_body"  #: the full ``Content-Length`` announced, half the body sent, then closed
+    SLOW_BODY = "slow_body"  #: the body dribbled in pieces over about two seconds
+    HANG = "hang"  #: nothing, until the client gives up or the server stops
+
+    @property
+    def sends_body(self) -> bool:
+        """Sends a (broken) body: without a status it breaks the fake's real response (after the operation ran)."""
+        return self in (WireFault.MALFORMED_BODY, WireFault.SLOW_BODY)
+
+    @property
+    def answers(self) -> bool:
+        """The client gets a status line (the journal records the status; else ``0``)."""
+        return self.sends_body
+
+
+#: The wire fault names, in catalogue order.
+WIRE_FAULTS: tuple[str, ...] = tuple(fault.value for fault in WireFault)
 #: Status used when a rule names neither a status nor a wire fault nor a delay.
 DEFAULT_STATUS = 500
-_KEYS = ("operation", "status", "times", "probability", "nth", "delay", "fault", "after_commit", "message",
-         "code", "method", "path", "retry_after", "seed")
 
 
 @dataclass
@@ -50,8 +73,8 @@ class FaultRule:
     path: str | None = None
     retry_after: int | None = None
     seed: int = 0
-    matched: int = 0  #: requests this rule matched so far
-    served: int = 0  #: times it fired
+    matched: int = field(default=0, init=False)  #: requests this rule matched so far
+    served: int = field(default=0, init=False)  #: times it fired
     _random: random.Random = field(init=False, repr=False, compare=False)
     _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
@@ -85,7 +108,8 @@ class FaultRule:
     def committed(self) -> bool:
         """Whether the rule acts after the operation ran: ``after_commit``, or a body fault (truncated or
         dribbled body) without a ``status``, which breaks the fake's real response."""
-        return self.after_commit or (self.fault in BODY_FAULTS and self.status is None)
+        body_fault = self.fault is not None and WireFault(self.fault).sends_body
+        return self.after_commit or (body_fault and self.status is None)
 
     @property
     def exhausted(self) -> bool:
@@ -114,26 +138,34 @@ class FaultRule:
         return self.delay or 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        data = {key: getattr(self, key) for key in _KEYS}
+        data = {key: getattr(self, key) for key in RULE_FIELDS}
         if isinstance(self.delay, tuple):
             data["delay"] = list(self.delay)
         return {**data, "matched": self.matched, "served": self.served}
 
 
-class FaultInjector:
-    """The fault rules of one app, served through the ``pytest_vbs_answer`` hook (first in line)."""
+#: The fields a rule is made of: ``FakeVBS.fail``'s parameters and the control API's ``POST /__vbs__/faults`` body.
+RULE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(FaultRule) if f.init)
 
-    def __init__(self, app: VBSApp) -> None:
-        self.app = app
+
+class FaultInjector:
+    """The fault rules of one application, served through the ``pytest_vbs_answer`` hook (first in line).
+
+    ``owner`` is the application whose requests the rules apply to; ``operations`` the names a rule may
+    give; ``allowed_methods`` the methods served at a path (for the ``Allow`` header of a 405)."""
+
+    def __init__(
+        self, owner: object, *, operations: Collection[str], allowed_methods: Callable[[str], list[str]]
+    ) -> None:
+        self.owner = owner
+        self.operations = operations
+        self.allowed_methods = allowed_methods
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
 
     def add(self, rule: FaultRule) -> FaultRule:
-        if rule.operation != "*":
-            from pytest_vbs.api import BY_NAME
-
-            if rule.operation not in BY_NAME:
-                raise ValueError(f"unknown operation {rule.operation!r}; known: {', '.join(sorted(BY_NAME))}")
+        if rule.operation != "*" and rule.operation not in self.operations:
+            raise ValueError(f"unknown operation {rule.operation!r}; known: {', '.join(sorted(self.operations))}")
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -148,9 +180,9 @@ class FaultInjector:
 
     @hookimpl(tryfirst=True)
     def pytest_vbs_answer(
-        self, app: VBSApp, request: RecordedRequest, operation: Operation | None, committed: bool
+        self, app: object, request: RecordedRequest, operation: Operation | None, committed: bool
     ) -> Answer | None:
-        if app is not self.app or (operation is not None and not operation.journal):
+        if app is not self.owner or (operation is not None and not operation.journal):
             return None  # another fake's request, or the control API
         for rule in self.rules():
             with self._lock:
@@ -179,7 +211,7 @@ class FaultInjector:
         host = request.headers.get("Host", "localhost")
         headers = {
             401: {"WWW-Authenticate": f'Keystone uri="http://{host}/identity/v3"'},
-            405: {"Allow": ", ".join(self.app.allowed_methods(request.path)) or "GET"},
+            405: {"Allow": ", ".join(self.allowed_methods(request.path)) or "GET"},
             407: {"Proxy-Authenticate": 'Basic realm="vbs-proxy"'},
             408: {"Connection": "close"},
         }.get(rule.status or 0, {})

@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 hookspec = pluggy.HookspecMarker("pytest")
 hookimpl = pluggy.HookimplMarker("pytest")
 
-#: Socket-level faults an :class:`Answer` can ask for instead of an HTTP response.
-WIRE_FAULTS = ("connection_reset", "empty_response", "malformed_body", "slow_body", "hang")
-
 
 @dataclass
 class Answer:
@@ -34,7 +31,8 @@ class Answer:
     ``status`` ``None`` keeps the fake's own response (useful with ``fault`` after the operation ran).
     With ``status`` >= 400 and no ``json``, the body is the documented error envelope of the route's API
     family, with ``message`` (default: the status page's wording) and, on VBS-native routes, ``code``.
-    ``fault`` breaks the connection instead (one of :data:`WIRE_FAULTS`); ``delay`` waits first (seconds).
+    ``fault`` breaks the connection instead (a :class:`pytest_vbs.faults.WireFault` value); ``delay`` waits first
+    (seconds).
     """
 
     status: int | None = 200

@@ -6,10 +6,9 @@ imported when a strategy is first drawn.
 
 from __future__ import annotations
 
-from typing import NewType
+from pytest_vbs.hypothesis_types import BackupName
 
-#: A valid backup name: ``st.from_type(BackupName)`` draws from ``pytest_vbs.strategies.backup_names()``.
-BackupName = NewType("BackupName", str)
+__all__ = ["CI_PROFILE", "BackupName"]
 
 #: A bounded, derandomised profile for CI: ``pytest --hypothesis-profile vbs-ci``.
 CI_PROFILE = "vbs-ci"
@@ -20,7 +19,7 @@ def _hypothesis_setup_hook() -> None:
     from hypothesis import strategies as st
 
     def names() -> st.SearchStrategy[str]:
-        from pytest_vbs.strategies import backup_names
+        from pytest_vbs.strategies import backup_names  # deferred for import cost: drawn only when a test asks
 
         return backup_names()
 

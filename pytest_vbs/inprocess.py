@@ -35,7 +35,7 @@ from __future__ import annotations
 import io
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -46,7 +46,9 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from pytest_vbs.wsgi.app import call_wsgi
+from pytest_vbs.faults import WireFault
+from pytest_vbs.wsgi.app import ENVIRON_FAULT
+from pytest_vbs.wsgi.reply import call_wsgi
 from pytest_vbs.wsgi.serving import SLOW_BODY_INTERVAL
 
 if TYPE_CHECKING:
@@ -57,7 +59,6 @@ if TYPE_CHECKING:
 __all__ = ["InProcessAdapter", "mount_inprocess"]
 
 #: The environ key where the app asks the server for a wire fault, and the fault names (``hookspecs``).
-_FAULT_KEY = "pytest_vbs.fault"
 _NO_BODY_STATUSES = (204, 304)
 _Timeout = float | tuple[float | None, float | None] | None
 
@@ -108,7 +109,7 @@ class InProcessAdapter(BaseAdapter):
         """Run ``request`` through the app and return its answer as a :class:`requests.Response`."""
         environ = self._environ(request)
         status, headers, body = call_wsgi(self.app, environ)
-        fault = environ.get(_FAULT_KEY)
+        fault = environ.get(ENVIRON_FAULT)
         if fault:
             self._wire_fault(str(fault), request, timeout, len(body))
         code_text, _, reason = status.partition(" ")
@@ -169,39 +170,62 @@ class InProcessAdapter(BaseAdapter):
 
     def _wire_fault(self, fault: str, request: requests.PreparedRequest, timeout: Any, size: int) -> None:
         """Raise what ``requests`` raises when a server performs ``fault`` on the socket."""
-        read_timeout = _read_timeout(timeout)
-        if fault == "connection_reset":
-            error = ConnectionResetError(104, "Connection reset by peer")
-            raise requests.ConnectionError(ProtocolError("Connection aborted.", error), request=request)
-        if fault == "empty_response":
-            raise requests.ConnectionError(
-                ProtocolError("Connection aborted.", ConnectionError("Remote end closed connection without response")),
-                request=request,
-            )
-        if fault == "malformed_body":
-            raise requests.exceptions.ChunkedEncodingError(
-                ProtocolError("Connection broken: IncompleteRead", f"{size // 2} bytes read, {size - size // 2} more "
-                              "expected"),
-                request=request,
-            )
-        if fault == "hang":
-            if read_timeout is None:
-                raise requests.ConnectionError(
-                    "pytest-vbs in-process: a 'hang' fault without a client read timeout would block the test; "
-                    "send the request with timeout=...",
-                    request=request,
-                )
-            time.sleep(read_timeout)
-            raise requests.ReadTimeout(
-                ReadTimeoutError(None, request.url or "", f"Read timed out. (read timeout={read_timeout})"),  # type: ignore[arg-type]
-                request=request,
-            )
-        if fault == "slow_body" and size and read_timeout is not None and read_timeout < SLOW_BODY_INTERVAL:
-            time.sleep(read_timeout)
-            raise requests.ConnectionError(
-                ReadTimeoutError(None, request.url or "", "Read timed out."),  # type: ignore[arg-type]
-                request=request,
-            )
+        raise_for = WIRE_ERRORS.get(fault)
+        if raise_for is not None:
+            raise_for(request, _read_timeout(timeout), size)
+
+
+def _reset(request: requests.PreparedRequest, read_timeout: float | None, size: int) -> None:
+    error = ConnectionResetError(104, "Connection reset by peer")
+    raise requests.ConnectionError(ProtocolError("Connection aborted.", error), request=request)
+
+
+def _empty(request: requests.PreparedRequest, read_timeout: float | None, size: int) -> None:
+    raise requests.ConnectionError(
+        ProtocolError("Connection aborted.", ConnectionError("Remote end closed connection without response")),
+        request=request,
+    )
+
+
+def _half_body(request: requests.PreparedRequest, read_timeout: float | None, size: int) -> None:
+    raise requests.exceptions.ChunkedEncodingError(
+        ProtocolError("Connection broken: IncompleteRead", f"{size // 2} bytes read, {size - size // 2} more "
+                      "expected"),
+        request=request,
+    )
+
+
+def _hang(request: requests.PreparedRequest, read_timeout: float | None, size: int) -> None:
+    if read_timeout is None:
+        raise requests.ConnectionError(
+            "pytest-vbs in-process: a 'hang' fault without a client read timeout would block the test; "
+            "send the request with timeout=...",
+            request=request,
+        )
+    time.sleep(read_timeout)
+    raise requests.ReadTimeout(
+        ReadTimeoutError(None, request.url or "", f"Read timed out. (read timeout={read_timeout})"),  # type: ignore[arg-type]
+        request=request,
+    )
+
+
+def _slow_body(request: requests.PreparedRequest, read_timeout: float | None, size: int) -> None:
+    if size and read_timeout is not None and read_timeout < SLOW_BODY_INTERVAL:
+        time.sleep(read_timeout)
+        raise requests.ConnectionError(
+            ReadTimeoutError(None, request.url or "", "Read timed out."),  # type: ignore[arg-type]
+            request=request,
+        )
+
+
+#: What ``requests`` raises for each wire fault over a real connection (a test holds this to :class:`WireFault`).
+WIRE_ERRORS: dict[str, Callable[[requests.PreparedRequest, float | None, int], None]] = {
+    WireFault.CONNECTION_RESET: _reset,
+    WireFault.EMPTY_RESPONSE: _empty,
+    WireFault.MALFORMED_BODY: _half_body,
+    WireFault.HANG: _hang,
+    WireFault.SLOW_BODY: _slow_body,
+}
 
 
 def mount_inprocess(session: requests.Session, fake: FakeVBS, base_url: str | None = None) -> InProcessAdapter:

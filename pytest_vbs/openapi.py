@@ -1,6 +1,6 @@
 """An OpenAPI 3.1 document of everything the fake serves, derived from the operation table and the schemas.
 
-Nothing is written twice: paths, methods, statuses and families come from :data:`operations.OPERATIONS`,
+Nothing is written twice: paths, methods, statuses and families come from :data:`pytest_vbs.api.OPERATIONS`,
 bodies, query parameters and responses from ``schemas/{requests,queries,responses}/*.json``, and errors from
 the family's envelope in ``schemas/response_definitions.json``. OpenAPI 3.1 schema objects are JSON Schema
 2020-12, so the package's schemas are bundled unchanged under ``components.schemas`` (one component per
@@ -18,14 +18,12 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin
 
-from pytest_vbs import schemas
+from pytest_vbs import api, schemas
+from pytest_vbs.api import Operation
 from pytest_vbs.errors import ERROR_STATUSES, STATUS_DESCRIPTIONS, Family
-
-if TYPE_CHECKING:
-    from pytest_vbs.api import Call, Operation
 
 OPENAPI_VERSION = "3.1.0"
 #: Error statuses every operation documents: the abnormal statuses of the VBS pages (``ERROR_STATUSES``)
@@ -195,10 +193,8 @@ def _operation(operation: Operation) -> dict[str, Any]:
 
 
 @functools.cache
-def _build(control: bool) -> dict[str, Any]:
-    from pytest_vbs import api as operations
-
-    served = [op for op in operations.OPERATIONS if control or "control" not in op.tags]
+def _build(operations: tuple[Operation, ...], control: bool) -> dict[str, Any]:
+    served = [op for op in operations if control or "control" not in op.tags]
     paths: dict[str, dict[str, Any]] = {}
     for operation in served:
         paths.setdefault(openapi_path(operation.rule), {})[operation.method.lower()] = _operation(operation)
@@ -214,7 +210,7 @@ def _build(control: bool) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {**_components(), _SEGMENT: _segment_schema(_literal_segments(operations.OPERATIONS))},
+            "schemas": {**_components(), _SEGMENT: _segment_schema(_literal_segments(operations))},
             "responses": _error_responses(),
             "securitySchemes": {"token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}},
         },
@@ -230,17 +226,15 @@ def _version() -> str:
         return "0"
 
 
-def document(*, control: bool = True, server_url: str | None = None) -> dict[str, Any]:
-    """The OpenAPI 3.1 document (a fresh copy); without ``control`` the ``/__vbs__`` routes are left out."""
-    result = copy.deepcopy(_build(control))
+def document(
+    operations: Iterable[Operation] | None = None, *, control: bool = True, server_url: str | None = None
+) -> dict[str, Any]:
+    """The OpenAPI document (a fresh copy) of ``operations`` (default: every operation the fake serves); without
+    ``control`` the ``/__vbs__`` routes are left out; ``server_url`` sets ``servers``."""
+    result = copy.deepcopy(_build(tuple(operations) if operations is not None else api.OPERATIONS, control))
     if server_url:
         result["servers"] = [{"url": server_url}]
     return result
-
-
-def serve(call: Call) -> dict[str, Any]:
-    """Handler of ``GET /__vbs__/openapi.json``."""
-    return document(server_url=call.base_url)
 
 
 # -- the coverage table -------------------------------------------------------------------------------------
@@ -256,10 +250,8 @@ class CoverageRow:
 def coverage_rows(documented_pages: Iterable[str] = ()) -> list[CoverageRow]:
     """One row per operation of the table (all served); then one per page of ``documented_pages`` that no
     operation follows (not served)."""
-    from pytest_vbs import api as operations
-
-    rows = [CoverageRow(op.name, op.method, openapi_path(op.rule), op.doc_page, True) for op in operations.OPERATIONS]
-    followed = {op.doc_page for op in operations.OPERATIONS}
+    rows = [CoverageRow(op.name, op.method, openapi_path(op.rule), op.doc_page, True) for op in api.OPERATIONS]
+    followed = {op.doc_page for op in api.OPERATIONS}
     rows += [CoverageRow("", "", "", page, False) for page in documented_pages if page not in followed]
     return rows
 

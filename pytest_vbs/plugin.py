@@ -48,7 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from pytest_vbs import hookspecs
+    from pytest_vbs import hookspecs  # deferred for import cost, as every import below: see the module docstring
 
     pluginmanager.add_hookspecs(hookspecs)
 
@@ -77,7 +77,7 @@ def _setting(config: pytest.Config, name: str) -> str:
 @pytest.fixture(scope="session")
 def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
     """The fake VBS server of this session (of this xdist worker), started once."""
-    from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
+    from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS  # deferred for import cost: only when a test needs it
 
     fake = FakeVBS(
         _setting(pytestconfig, "host"),
@@ -118,7 +118,7 @@ def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS
         pytest.fail("The fake VBS server raised unexpectedly while serving this test:\n" + "\n".join(errors),
                     pytrace=False)
     if _strict(request):
-        from pytest_vbs.assertions import assert_all_requests_valid
+        from pytest_vbs.assertions import assert_all_requests_valid  # deferred for import cost
 
         problems = None
         try:

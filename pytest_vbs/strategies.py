@@ -22,7 +22,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from pytest_vbs import schemas
-from pytest_vbs.hypothesis_setup import BackupName
+from pytest_vbs.hypothesis_types import BackupName
 
 __all__ = [
     "BackupName",

@@ -36,8 +36,8 @@ from werkzeug.exceptions import HTTPException
 
 from pytest_vbs import FakeVBS, openapi, schemas
 from pytest_vbs import api as operations
+from pytest_vbs.api import family_of
 from pytest_vbs.errors import Family
-from pytest_vbs.wsgi.app import _family_of
 
 #: Examples per operation (CI budget: the whole module runs in about 10 s); VBS_FUZZ_EXAMPLES=200 for a deeper run.
 MAX_EXAMPLES = int(os.environ.get("VBS_FUZZ_EXAMPLES", "15"))
@@ -109,7 +109,7 @@ def test_every_operation_answers_as_documented(case: Any, vbs: FakeVBS, http_ses
         case.validate_response(response, checks=CHECKS)
     # else: a deliberately invalid path parameter (negative mode: "detail", "..", "a/b") made the request
     # another route's, whose answer it got; it is still checked for a 5xx and for its family's envelope.
-    family = routed.family if routed is not None else _family_of(urlsplit(response.request.url).path)
+    family = routed.family if routed is not None else family_of(urlsplit(response.request.url).path)
     if response.status_code >= 400:
         problems = envelope_problems(family, response.json())
         assert not problems, f"{operation.name} answered {response.status_code} {response.text}: {problems}"

@@ -31,7 +31,8 @@ from vbs_support import otc_patches_undone
 
 from pytest_vbs import FakeVBS, schemas
 from pytest_vbs.api import BY_NAME
-from pytest_vbs.service import policies
+from pytest_vbs.api.policies import schedule_view
+from pytest_vbs.service import policies, scheduler
 
 
 @pytest.fixture
@@ -634,21 +635,12 @@ def test_policies_run_in_time_order_across_projects(vbs: FakeVBS, http: requests
     other = vbs.for_project("another-project")
     mine = vbs.add_policy("mine", start_time="10:00,14:00", volumes=[vbs.add_volume()])
     theirs = other.add_policy("theirs", start_time="12:00", volumes=[other.add_volume()])
-    order: list[str] = []
-    vbs.state.clock_listeners.append(lambda old, new: order.append("after"))
-    original = policies.run_policy
-
-    def spy(state: Any, project: Any, policy: Any, when: datetime) -> Any:
-        order.append(f"{policy.name}@{when.hour}")
-        return original(state, project, policy, when)
-
-    try:
-        policies.run_policy = spy  # type: ignore[assignment]
-        vbs.advance_clock(days=1)
-    finally:
-        policies.run_policy = original  # type: ignore[assignment]
-        vbs.state.clock_listeners.pop()
-    assert order == ["mine@10", "theirs@12", "mine@14", "after"]
+    vbs.advance_clock(days=1)
+    # The fake's time never goes back: a run after a later one would get a later creation time than its own.
+    # Every backup carrying its scheduled time (to the second) shows that both projects' runs went in time order.
+    made = sorted((b.created_at.replace(microsecond=0), b.policy_id) for fake in (vbs, other)
+                  for b in fake.backups.values())
+    assert made == [(at(0, 10), mine), (at(0, 12), theirs), (at(0, 14), mine)]
     assert [p["backup_policy_name"] for p in listed(vbs, http).values()] == ["mine"]  # isolation
     assert len(policy_backups(vbs, mine)) == 2
     assert len(policy_backups(other, theirs)) == 1
@@ -761,7 +753,7 @@ def test_seeding_helpers(vbs: FakeVBS) -> None:
     seeded = vbs.policies
     assert seeded[first].volume_ids == []  # moved: one policy per volume
     assert seeded[second].volume_ids == [volume]
-    assert seeded[second].scheduled_policy.view() == {
+    assert schedule_view(seeded[second].scheduled_policy) == {
         "remain_first_backup_of_curMonth": "N", "start_time": "12:00", "status": "ON", "week_frequency": ["MON"],
         "rentention_num": 5}
     assert seeded[first].scheduled_policy.rentention_day == 99999  # no rule given: keep everything
@@ -783,9 +775,9 @@ def test_faults_answer_in_the_vbs_envelope(vbs: FakeVBS, http: requests.Session,
 
 def test_install_is_idempotent(vbs: FakeVBS) -> None:
     listeners = list(vbs.state.clock_listeners)
-    policies.install(vbs.state)
+    scheduler.install(vbs.state)
     assert vbs.state.clock_listeners == listeners
-    assert sum(isinstance(listener, policies.Scheduler) for listener in listeners) == 1
+    assert sum(isinstance(listener, scheduler.Scheduler) for listener in listeners) == 1
 
 
 # -- otcextensions ----------------------------------------------------------------------------------------------------

@@ -1,37 +1,37 @@
 """The control API under ``/__vbs__/``: drive the fake from outside the test process.
 
-Reset, read the journal, seed volumes and snapshots, configure and advance transitions. These routes are
-not part of VBS; they use the native error envelope and are not recorded in the journal.
+Reset, read the journal, seed volumes and snapshots, configure and advance transitions, inject faults, and the
+OpenAPI document. These routes are not part of VBS; they use the native error envelope, are not recorded in the
+journal and need no token. What they do beyond state reaches them through :class:`~pytest_vbs.api.call.Controls`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
-from pytest_vbs.api.native import snapshot_detail, timestamp, volume_detail
+from pytest_vbs.api.call import Call, Operation
+from pytest_vbs.api.views import snapshot_detail, timestamp, volume_detail
 from pytest_vbs.errors import APIError
 from pytest_vbs.faults import FaultRule
 from pytest_vbs.journal import as_dict
-from pytest_vbs.service.state import TransitionMode
-
-if TYPE_CHECKING:
-    from pytest_vbs.api import Call
+from pytest_vbs.service.models import TransitionMode
 
 
-def reset(call: Call) -> dict[str, Any]:
-    call.app.on_reset()
+def control_reset(call: Call) -> dict[str, Any]:
+    call.controls.reset_fake()
     return {"reset": True}
 
 
-def requests(call: Call) -> dict[str, Any]:
-    return {"requests": [as_dict(entry) for entry in call.app.journal.entries()]}
+def control_requests(call: Call) -> dict[str, Any]:
+    return {"requests": [as_dict(entry) for entry in call.controls.journal.entries()]}
 
 
-def clear_requests(call: Call) -> None:
-    call.app.journal.clear()
+def control_clear_requests(call: Call) -> None:
+    call.controls.journal.clear()
 
 
-def state(call: Call) -> dict[str, Any]:
+def control_state(call: Call) -> dict[str, Any]:
     """Every project's volumes, snapshots and backups (status only), for debugging."""
     with call.state.lock:
         return {
@@ -51,7 +51,7 @@ def state(call: Call) -> dict[str, Any]:
         }
 
 
-def configure(call: Call) -> dict[str, Any]:
+def control_config(call: Call) -> dict[str, Any]:
     transitions = call.body.get("transitions")
     call.state.configure(
         transitions=TransitionMode(transitions) if transitions else None, reads=call.body.get("reads")
@@ -61,12 +61,10 @@ def configure(call: Call) -> dict[str, Any]:
 
 def _seed_call(call: Call) -> Call:
     """The same call, aimed at the project the body names (for links in the returned views)."""
-    call.project_id = call.body["project_id"]
-    call.version = "v3"
-    return call
+    return replace(call, project_id=call.body["project_id"], version="v3")
 
 
-def add_volume(call: Call) -> dict[str, Any]:
+def control_add_volume(call: Call) -> dict[str, Any]:
     body = call.body
     volume = call.state.add_volume(
         body["project_id"],
@@ -78,7 +76,7 @@ def add_volume(call: Call) -> dict[str, Any]:
     return {"volume": volume_detail(_seed_call(call), volume)}
 
 
-def add_snapshot(call: Call) -> dict[str, Any]:
+def control_add_snapshot(call: Call) -> dict[str, Any]:
     body = call.body
     snapshot = call.state.add_snapshot(
         body["project_id"], body["volume_id"], status=body.get("status", "available"), name=body.get("name")
@@ -86,24 +84,57 @@ def add_snapshot(call: Call) -> dict[str, Any]:
     return {"snapshot": snapshot_detail(_seed_call(call), snapshot)}
 
 
-def advance(call: Call) -> dict[str, Any]:
+def control_advance(call: Call) -> dict[str, Any]:
     body = call.body
     done = call.state.advance(body.get("project_id"), body.get("backup_id"), fail_reason=body.get("fail_reason"))
     return {"advanced": done}
 
 
-def add_fault(call: Call) -> dict[str, Any]:
+def control_add_fault(call: Call) -> dict[str, Any]:
     """Add a fault rule: the same arguments as ``FakeVBS.fail``, as JSON."""
     try:
-        rule = call.app.faults.add(FaultRule(**call.body))
+        rule = call.controls.faults.add(FaultRule(**call.body))
     except ValueError as error:
         raise APIError(400, f"Invalid fault rule: {error}.", reason="bad_fault") from None
     return {"fault": rule.as_dict()}
 
 
-def list_faults(call: Call) -> dict[str, Any]:
-    return {"faults": [rule.as_dict() for rule in call.app.faults.rules()]}
+def control_list_faults(call: Call) -> dict[str, Any]:
+    return {"faults": [rule.as_dict() for rule in call.controls.faults.rules()]}
 
 
-def clear_faults(call: Call) -> None:
-    call.app.faults.clear()
+def control_clear_faults(call: Call) -> None:
+    call.controls.faults.clear()
+
+
+def control_openapi(call: Call) -> dict[str, Any]:
+    """The OpenAPI document of everything the fake serves, with ``servers`` set to its own URL."""
+    return call.controls.openapi_document(call.base_url)
+
+
+# -- rows ------------------------------------------------------------------------------------------------------
+def _routes() -> list[Operation]:
+    base = "/__vbs__"
+    common: dict[str, Any] = {"tags": ("control",), "journal": False, "public": True, "doc_page": "README: control API"}
+    return [
+        Operation("control_reset", "POST", f"{base}/reset", control_reset, **common),
+        Operation("control_requests", "GET", f"{base}/requests", control_requests, **common),
+        Operation("control_clear_requests", "DELETE", f"{base}/requests", control_clear_requests, 204, **common),
+        Operation("control_state", "GET", f"{base}/state", control_state, **common),
+        Operation("control_config", "POST", f"{base}/config", control_config,
+                  request_schema="control_config", **common),
+        Operation("control_add_volume", "POST", f"{base}/volumes", control_add_volume, 201,
+                  request_schema="control_add_volume", **common),
+        Operation("control_add_snapshot", "POST", f"{base}/snapshots", control_add_snapshot, 201,
+                  request_schema="control_add_snapshot", **common),
+        Operation("control_advance", "POST", f"{base}/advance", control_advance,
+                  request_schema="control_advance", **common),
+        Operation("control_add_fault", "POST", f"{base}/faults", control_add_fault, 201,
+                  request_schema="control_add_fault", **common),
+        Operation("control_list_faults", "GET", f"{base}/faults", control_list_faults, **common),
+        Operation("control_clear_faults", "DELETE", f"{base}/faults", control_clear_faults, 204, **common),
+        Operation("control_openapi", "GET", f"{base}/openapi.json", control_openapi, **common),
+    ]
+
+
+ROUTES: tuple[Operation, ...] = tuple(_routes())

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -286,8 +287,6 @@ def _resolve(base: str, node: Any) -> tuple[str, Any]:
 
 def _target(base: str, ref: str) -> tuple[str, Any]:
     """The node ``ref`` (relative to ``base``) points to, and the address of its document."""
-    from urllib.parse import urljoin
-
     uri, _, pointer = urljoin(base, ref).partition("#")
     node: Any = _all_documents()[uri]
     for part in (p for p in pointer.split("/") if p):

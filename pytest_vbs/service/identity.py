@@ -1,9 +1,8 @@
-"""A fake Keystone (Identity v3) under ``/identity``: users, projects, tokens, the service catalog, API auth.
+"""The fake Keystone (Identity v3): domains, users, projects, tokens, authentication and the API's token check.
 
-Real clients (openstacksdk, keystoneauth, python-cinderclient, otcextensions) authenticate here exactly as
-against Keystone: ``POST /identity/v3/auth/tokens`` with the ``password`` or ``token`` method, scoped to a
-project by id or by name and domain, answers ``201`` with ``X-Subject-Token`` and a token whose catalog
-points every block-storage service type (and the ``vbs`` type otcextensions uses) at the fake.
+Real clients (openstacksdk, keystoneauth, python-cinderclient, otcextensions) authenticate exactly as against
+Keystone: ``password`` or ``token`` method, scoped to a project by id or by name and domain. Its routes, token
+bodies and service catalog are in ``api/identity.py``.
 
 Auth on the VBS API is off by default (any token, or none, is accepted, as with keystoneauth's ``noauth``
 and ``admin_token``); with it on, a request to a project route needs a valid token of that project.
@@ -19,14 +18,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_vbs.errors import APIError
-
-if TYPE_CHECKING:
-    from werkzeug.datastructures import Headers
-
-    from pytest_vbs.api import Call, Operation
 
 #: The project tests act in unless they choose another (32 hex characters, like a Keystone project id).
 DEFAULT_PROJECT_ID = "0d5b1e9a6c7f4b2e8a1d3c5e7f9b0a24"
@@ -40,22 +34,9 @@ DEFAULT_ROLES = ("member", "reader")
 DEFAULT_REGION = "eu-de"
 #: OTC IAM tokens are valid for 24 hours.
 TOKEN_TTL = timedelta(hours=24)
-#: Where the identity service lives on the fake's host.
-PREFIX = "/identity"
+#: The headers that carry the caller's token and the token asked about (named in error messages).
 TOKEN_HEADER = "X-Auth-Token"
 SUBJECT_HEADER = "X-Subject-Token"
-#: Operation tags whose routes never need a token (the API's own version documents, Keystone, the control API).
-PUBLIC_TAGS = frozenset({"discovery", "identity", "control"})
-#: The catalog: service type, service name, path on the fake (``{project_id}`` filled in per token).
-CATALOG: tuple[tuple[str, str, str], ...] = (
-    ("block-storage", "block-storage", "/v3/{project_id}"),
-    ("volumev3", "cinderv3", "/v3/{project_id}"),
-    ("volumev2", "cinderv2", "/v2/{project_id}"),
-    # otcextensions' volume_backup service: endpoint type ``vbs``, project id appended (sdk/__init__.py).
-    ("vbs", "vbs", "/v2/{project_id}"),
-    ("identity", "keystone", PREFIX + "/v3"),
-)
-_INTERFACES = ("public", "internal", "admin")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _UNAUTHORIZED = "The request you have made requires authentication."
 
@@ -64,7 +45,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _stable_id(*parts: str) -> str:
+def stable_id(*parts: str) -> str:
     """A Keystone-like 32-hex id that is the same for the same name (ids survive a reset)."""
     return uuid.uuid5(uuid.NAMESPACE_URL, "pytest-vbs:" + ":".join(parts)).hex
 
@@ -166,7 +147,7 @@ class Identity:
     def add_domain(self, name: str, *, domain_id: str | None = None) -> Domain:
         """A domain, for users and projects outside ``Default`` (``add_user(..., domain=name)``); returns it."""
         with self.lock:
-            domain = Domain(domain_id or _stable_id("domain", name), name)
+            domain = Domain(domain_id or stable_id("domain", name), name)
             self.domains[domain.id] = domain
             return domain
 
@@ -174,7 +155,7 @@ class Identity:
         """A project (``domain``: a domain id or name); returns it."""
         with self.lock:
             domain_ref = self._domain(domain)
-            project = Project(project_id or _stable_id("project", domain_ref.id, name), name, domain_ref.id)
+            project = Project(project_id or stable_id("project", domain_ref.id, name), name, domain_ref.id)
             self.projects[project.id] = project
             return project
 
@@ -194,7 +175,7 @@ class Identity:
         with self.lock:
             domain_ref = self._domain(domain)
             user = User(
-                id=user_id or _stable_id("user", domain_ref.id, name),
+                id=user_id or stable_id("user", domain_ref.id, name),
                 name=name,
                 domain_id=domain_ref.id,
                 password=password,
@@ -372,14 +353,14 @@ class Identity:
         if token is None:
             raise unauthorized(_UNAUTHORIZED + " (the token is not valid)", auth_url)
         if token.expired(_now()):
-            raise unauthorized(_UNAUTHORIZED + f" (the token expired at {_time(token.expires_at)})", auth_url)
+            raise unauthorized(_UNAUTHORIZED + f" (the token expired at {keystone_time(token.expires_at)})", auth_url)
         return token
 
-    def subject(self, headers: Headers, auth_url: str) -> Token:
-        """``X-Auth-Token`` must be valid (401); the ``X-Subject-Token`` it asks about (400 missing, 404 not valid)."""
+    def subject(self, token_id: str | None, subject_id: str | None, auth_url: str) -> Token:
+        """The caller's token ``token_id`` must be valid (401); the token ``subject_id`` it asks about (400 missing,
+        404 not valid)."""
         with self.lock:
-            self._live_token(_header(headers, TOKEN_HEADER, auth_url), auth_url)
-            subject_id = headers.get(SUBJECT_HEADER)
+            self._live_token(_required(token_id, TOKEN_HEADER, auth_url), auth_url)
             if not subject_id:
                 raise APIError(400, f"Expecting to find {SUBJECT_HEADER} in the request headers.",
                                reason="missing_subject")
@@ -388,63 +369,22 @@ class Identity:
                 raise APIError(404, f"Could not find token: {subject_id}.", reason="token_not_found")
             return token
 
-    def check(self, operation: Operation, args: Mapping[str, str], headers: Headers, base_url: str) -> None:
-        """The API's token check (a no-op with auth off, and on discovery, identity and control routes)."""
-        if not self.auth or PUBLIC_TAGS.intersection(operation.tags):
+    def check(self, project_id: str | None, token_id: str | None, auth_url: str) -> None:
+        """The API's token check for a request to ``project_id`` (a no-op with auth off): 401 without a valid
+        token, 403 for a token of another scope."""
+        if not self.auth:
             return
-        auth_url = base_url + PREFIX + "/v3"
         with self.lock:
-            token = self._live_token(_header(headers, TOKEN_HEADER, auth_url), auth_url)
-            project_id = args.get("project_id")
+            token = self._live_token(_required(token_id, TOKEN_HEADER, auth_url), auth_url)
             if project_id is not None and token.project_id != project_id:
                 scope = f"project {token.project_id}" if token.project_id else "no project (unscoped or domain scope)"
                 raise APIError(403, f"Token is scoped to {scope}, not to project {project_id} of this request.",
                                reason="forbidden")
 
-    # -- views --------------------------------------------------------------------------------------------------
-    def render(self, token: Token, base_url: str, *, catalog: bool = True) -> dict[str, Any]:
-        """The Keystone v3 token body."""
-        with self.lock:
-            user = self.users[token.user_id]
-            body: dict[str, Any] = {
-                "methods": list(token.methods),
-                "user": {"id": user.id, "name": user.name, "domain": self._domain_view(user.domain_id),
-                         "password_expires_at": None},
-                "audit_ids": [token.audit_id],
-                "expires_at": _time(token.expires_at),
-                "issued_at": _time(token.issued_at),
-            }
-            if token.project_id is not None:
-                project = self.projects[token.project_id]
-                body["project"] = {"id": project.id, "name": project.name,
-                                   "domain": self._domain_view(project.domain_id)}
-                body["is_domain"] = False
-            if token.domain_id is not None:
-                body["domain"] = self._domain_view(token.domain_id)
-            if token.project_id is not None or token.domain_id is not None:
-                body["roles"] = [{"id": _stable_id("role", r), "name": r} for r in user.roles]
-                if catalog:
-                    body["catalog"] = self.catalog(base_url, token.project_id)
-            return {"token": body}
-
-    def catalog(self, base_url: str, project_id: str | None) -> list[dict[str, Any]]:
-        """Service catalog entries pointing at the fake (project-bound services only with a project)."""
-        entries = []
-        for service_type, name, path in CATALOG:
-            if "{project_id}" in path and project_id is None:
-                continue
-            url = base_url + path.format(project_id=project_id)
-            entries.append({
-                "id": _stable_id("service", service_type),
-                "type": service_type,
-                "name": name,
-                "endpoints": [
-                    {"id": _stable_id("endpoint", service_type, interface), "interface": interface,
-                     "region": self.region, "region_id": self.region, "url": url}
-                    for interface in _INTERFACES
-                ],
-            })
-        return entries
+    # -- views' lookups ----------------------------------------------------------------------------------------
+    def domain_view(self, domain_id: str) -> dict[str, str]:
+        domain = self.domains[domain_id]
+        return {"id": domain.id, "name": domain.name}
 
     # -- lookups ----------------------------------------------------------------------------------------------
     def _domain(self, ref: str) -> Domain:
@@ -457,10 +397,6 @@ class Identity:
         if "id" in spec:
             return self.domains.get(spec["id"])
         return next((d for d in self.domains.values() if d.name == spec.get("name")), None)
-
-    def _domain_view(self, domain_id: str) -> dict[str, str]:
-        domain = self.domains[domain_id]
-        return {"id": domain.id, "name": domain.name}
 
     def _project_by_id(self, project_id: str) -> Project:
         project = self.projects.get(project_id)
@@ -476,8 +412,7 @@ class Identity:
         return user
 
 
-def _header(headers: Headers, name: str, auth_url: str) -> str:
-    value = headers.get(name)
+def _required(value: str | None, name: str, auth_url: str) -> str:
     if not value:
         raise unauthorized(_UNAUTHORIZED + f" (no {name} header was sent)", auth_url)
     return value
@@ -490,48 +425,6 @@ def _ref(spec: Mapping[str, Any]) -> str:
     return f"{spec.get('name')} (domain {domain.get('id') or domain.get('name')})"
 
 
-def _time(value: datetime) -> str:
+def keystone_time(value: datetime) -> str:
+    """``2026-01-01T00:00:00.000000Z``, as Keystone writes times."""
     return value.strftime(_TIME_FORMAT)
-
-
-# -- handlers (rows in operations._identity) -------------------------------------------------------------------
-def _version(call: Call) -> dict[str, Any]:
-    return {
-        "id": "v3.14",
-        "status": "stable",
-        "updated": "2020-04-07T00:00:00Z",
-        "links": [{"rel": "self", "href": f"{call.base_url}{PREFIX}/v3/"}],
-        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
-    }
-
-
-def list_versions(call: Call) -> dict[str, Any]:
-    """``GET /identity``: 300 Multiple Choices with the one version, as Keystone answers its root."""
-    return {"versions": {"values": [_version(call)]}}
-
-
-def show_version(call: Call) -> dict[str, Any]:
-    return {"version": _version(call)}
-
-
-def _auth_url(call: Call) -> str:
-    return f"{call.base_url}{PREFIX}/v3"
-
-
-def create_token(call: Call) -> dict[str, Any]:
-    identity = call.app.identity
-    token = identity.authenticate(call.body, _auth_url(call))
-    call.response_headers[SUBJECT_HEADER] = token.id
-    return identity.render(token, call.base_url, catalog="nocatalog" not in call.raw_query)
-
-
-def validate_token(call: Call) -> dict[str, Any]:
-    identity = call.app.identity
-    token = identity.subject(call.headers, _auth_url(call))
-    call.response_headers[SUBJECT_HEADER] = token.id
-    return identity.render(token, call.base_url, catalog="nocatalog" not in call.raw_query)
-
-
-def revoke_token(call: Call) -> None:
-    identity = call.app.identity
-    identity.revoke(identity.subject(call.headers, _auth_url(call)).id)

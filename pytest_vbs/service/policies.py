@@ -1,35 +1,36 @@
-"""Backup policies: the model, its rules, the scheduler on the virtual clock, and the handlers of the 15 policy
-pages (``api_description/backup_policies``): ``/v2/{project_id}/backuppolicy``, ``/backuppolicyresources`` and
-the policy tags.
+"""Backup policy rules (``api_description/backup_policies``): create, modify, delete, associate volumes, execute,
+tags, runs and retention, and seeding (the schedule is ``scheduler.py``).
 
 A policy is kept per project (``Project.policies``). It backs up its volumes when executed at once or, while
 ``ON``, at its scheduled times as a test moves the fake's clock (``State.advance_clock``): each run makes one
 backup per volume through the same machinery (and job) as ``/cloudbackups``, records a task per volume (the
 ``backuptasks`` page), then prunes the policy's own older backups of that volume by its retention rule.
 
-Errors use the ``{"error": {"code": "AutoBackup.xxxx", ...}}`` envelope. Handlers raise :class:`APIError` with a
-reason; the operation rows (``operations._policies``) map reasons to codes where the code depends on the page
-(``policy_not_found`` is ``AutoBackup.0205``, or ``AutoBackup.1100`` on the query pages). Where the pages
-contradict each other the choice is written in ``docs/policies.md``.
+Rules raise :class:`APIError` with a reason (and the code where it does not depend on the page); the operation
+rows (``api/policies.py``) map the other reasons to codes (``policy_not_found`` is ``AutoBackup.0205``, or
+``AutoBackup.1100`` on the query pages). Where the pages contradict each other the choice is written in
+``docs/policies.md``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import re
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from pytest_vbs.errors import APIError
-from pytest_vbs.service.state import BACKUPABLE_VOLUME_STATUSES, Project, State
-
-if TYPE_CHECKING:
-    from pytest_vbs.api import Call
+from pytest_vbs.service.models import (
+    BACKUPABLE_VOLUME_STATUSES,
+    Policy,
+    Project,
+    ScheduledPolicy,
+    Task,
+    time_zone_offset,
+)
+from pytest_vbs.service.state import State
 
 #: "A tenant can create a maximum of 10 backup policies." (creating_a_backup_policy; the UMN says default + 31:
 #: the page wins). AutoBackup.0203.
@@ -38,124 +39,17 @@ POLICY_LIMIT = 10
 MAX_POLICY_TAGS = 10
 #: Volumes one policy can hold (AutoBackup.0204). The number is not documented; see docs/policies.md.
 MAX_POLICY_VOLUMES = 200
-#: Days of ``week_frequency``, in ``date.isoweekday() % 7`` order.
-WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 #: Policy-made backups are named ``autobk_<4 hex>`` (backuptasks example); hence the user rule "not auto...".
 AUTO_NAME_PREFIX = "autobk_"
 #: Job type of the backups a policy makes (the same job as ``/cloudbackups``).
 BACKUP_JOB_TYPE = "bksCreateBackup"
 
-_TIME_ZONE = re.compile(r"UTC([+-])(\d{2}):(\d{2})")
-
-
-# -- the model ----------------------------------------------------------------------------------------------
-@dataclass
-class ScheduledPolicy:
-    """``scheduled_policy`` with its wire names (``rentention_*`` misspelt as on the wire). Exactly one of
-    ``frequency`` / ``week_frequency`` and one of ``rentention_num`` / ``rentention_day`` is set: when a request
-    sends both, ``frequency`` and ``rentention_num`` win (creating_a_backup_policy)."""
-
-    start_time: str
-    status: str = "ON"
-    frequency: int | None = None
-    week_frequency: list[str] | None = None
-    rentention_num: int | None = None
-    rentention_day: int | None = None
-    remain_first_backup_of_curMonth: str = "N"
-
-    @property
-    def hours(self) -> list[int]:
-        """The UTC hours of ``start_time``, in the order given."""
-        return [int(part[:2]) for part in self.start_time.split(",")]
-
-    def view(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {
-            "remain_first_backup_of_curMonth": self.remain_first_backup_of_curMonth,
-            "start_time": self.start_time,
-            "status": self.status,
-        }
-        if self.frequency is not None:
-            shown["frequency"] = self.frequency
-        else:
-            shown["week_frequency"] = list(self.week_frequency or [])
-        if self.rentention_num is not None:
-            shown["rentention_num"] = self.rentention_num
-        else:
-            shown["rentention_day"] = self.rentention_day
-        return shown
-
-
-@dataclass
-class Task:
-    """One backup job of a policy run, for one volume (querying_backup_jobs_triggered_by_a_backup_policy).
-
-    While the backup's VBS job (``vbs_job_id``) runs the task is ``RUNNING``; it then follows the job
-    (``EXECUTE_SUCCESS`` / ``EXECUTE_FAIL``). A task whose backup could not start has a fixed ``status``:
-    ``SKIP`` when the previous backup of the disk is still being made, ``EXECUTE_FAIL`` otherwise."""
-
-    job_id: str
-    resource_id: str
-    backup_name: str
-    created_at: datetime
-    vbs_job_id: str | None = None
-    status: str | None = None
-    finished_at: datetime | None = None
-    resource_type: str = "volume"
-    backup_id: str | None = None
-
-
-@dataclass
-class Policy:
-    id: str
-    project_id: str
-    name: str
-    scheduled_policy: ScheduledPolicy
-    created_at: datetime
-    #: The first local day of the ``frequency`` cycle (set when the schedule or time zone changes).
-    anchor: date
-    #: Scheduled runs happen only after this time (creation or last change).
-    since: datetime
-    time_zone: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    volume_ids: list[str] = field(default_factory=list)
-    tasks: list[Task] = field(default_factory=list)
-    #: The tenant's default policy (UMN): it cannot be renamed (AutoBackup.0100). Only seeded by tests.
-    default: bool = False
-
-    @property
-    def offset(self) -> timedelta:
-        return time_zone_offset(self.time_zone)
-
-    def local(self, when: datetime) -> datetime:
-        """``when`` (UTC) in the policy's time zone."""
-        return when + self.offset
-
-
-def time_zone_offset(time_zone: str | None) -> timedelta:
-    """``UTC+08:00`` → 8 hours; ``None`` → UTC."""
-    if not time_zone:
-        return timedelta(0)
-    match = _TIME_ZONE.fullmatch(time_zone)
-    if match is None:
-        raise ValueError(f"time zone must look like UTC+08:00, not {time_zone!r}")
-    sign = 1 if match[1] == "+" else -1
-    return sign * timedelta(hours=int(match[2]), minutes=int(match[3]))
-
-
-def policies_of(project: Project) -> dict[str, Policy]:
-    """The project's policies by id, in creation order."""
-    found: dict[str, Policy] = project.policies
-    return found
-
-
-def task_time(value: datetime) -> str:
-    """``2016-12-03T06:24:34.467``: milliseconds, no zone (backuptasks page)."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
 
 
 # -- rules ------------------------------------------------------------------------------------------------
-def _policy(project: Project, policy_id: str) -> Policy:
-    policy = policies_of(project).get(policy_id)
+def find_policy(project: Project, policy_id: str) -> Policy:
+    """The project's policy ``policy_id``, or 404."""
+    policy = project.policies.get(policy_id)
     if policy is None:
         raise APIError(404, f"The backup policy {policy_id} does not exist.", reason="policy_not_found")
     return policy
@@ -215,7 +109,7 @@ def new_policy(
     tags: Mapping[str, str] | None = None,
     default: bool = False,
 ) -> Policy:
-    """Store a new policy (no checks: the handler has made them; seeding skips them)."""
+    """Store a new policy (no checks: ``create_policy`` has made them; seeding skips them)."""
     with state.lock:
         now = state.now()
         policy = Policy(
@@ -230,7 +124,7 @@ def new_policy(
             tags=dict(tags or {}),
             default=default,
         )
-        policies_of(state.project(project_id))[policy.id] = policy
+        state.project(project_id).policies[policy.id] = policy
         return policy
 
 
@@ -250,7 +144,7 @@ def associate(state: State, project: Project, policy: Policy, volume_id: str) ->
     if volume_id not in policy.volume_ids and len(policy.volume_ids) >= MAX_POLICY_VOLUMES:
         return {**entry, "code": "AutoBackup.0204",
                 "message": f"The number of associated volumes has reached the upper limit ({MAX_POLICY_VOLUMES})."}
-    for other in policies_of(project).values():
+    for other in project.policies.values():
         if other is not policy and volume_id in other.volume_ids:
             other.volume_ids.remove(volume_id)
     if volume_id not in policy.volume_ids:
@@ -336,278 +230,139 @@ def apply_retention(state: State, project: Project, policy: Policy, volume_id: s
     return deleted
 
 
-def due_times(policy: Policy, after: datetime, until: datetime) -> list[datetime]:
-    """The policy's scheduled times in ``(after, until]``: each ``start_time`` hour (UTC) of every local day the
-    policy runs on (every ``frequency`` days from its anchor, or the ``week_frequency`` days)."""
-    if until <= after:
-        return []
-    schedule = policy.scheduled_policy
-    found = []
-    day = after.date() - timedelta(days=1)
-    while day <= until.date():
-        for hour in schedule.hours:
-            when = datetime.combine(day, time(hour))
-            if after < when <= until and _runs_on(policy, policy.local(when).date()):
-                found.append(when)
-        day += timedelta(days=1)
-    return sorted(found)
-
-
-def _runs_on(policy: Policy, local_day: date) -> bool:
-    schedule = policy.scheduled_policy
-    if schedule.frequency is not None:
-        return (local_day - policy.anchor).days % schedule.frequency == 0
-    return WEEKDAYS[local_day.isoweekday() % 7] in (schedule.week_frequency or [])
-
-
-@contextlib.contextmanager
-def _clock_at(state: State, when: datetime) -> Iterator[None]:
-    """Run with the fake's clock showing ``when`` (backups and tasks of a scheduled run carry its time)."""
-    frozen = state.clock.frozen
-    state.clock.frozen = when
-    try:
-        yield
-    finally:
-        state.clock.frozen = frozen
-
-
-class Scheduler:
-    """The clock listener: when a test advances the clock, every ``ON`` policy runs at each of its scheduled
-    times in between, all policies of all projects in time order."""
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-        self.last: datetime | None = None  #: where the previous advance ended (real time runs on in between)
-
-    def __call__(self, old: datetime, new: datetime) -> None:
-        start = self.last if self.last is not None and self.last <= old else old
-        self.last = new
-        with self.state.lock:
-            due: list[tuple[datetime, datetime, str, str]] = []
-            for project in self.state.projects():
-                for policy in policies_of(project).values():
-                    if policy.scheduled_policy.status == "ON":
-                        due += [(when, policy.created_at, project.id, policy.id)
-                                for when in due_times(policy, max(start, policy.since), new)]
-            for when, _, project_id, policy_id in sorted(due):
-                project = self.state.project(project_id)
-                current = policies_of(project).get(policy_id)
-                if current is not None:
-                    with _clock_at(self.state, when):
-                        run_policy(self.state, project, current, when)
-
-
-def install(state: State) -> None:
-    """Schedule the policies of ``state`` on its clock (once per state)."""
+# -- the operations' rules ------------------------------------------------------------------------------------
+def create_policy(
+    state: State,
+    project_id: str,
+    name: str,
+    scheduled_policy: Mapping[str, Any],
+    *,
+    time_zone: str | None = None,
+    tags: Iterable[Mapping[str, str]] = (),
+) -> Policy:
+    """creating_a_backup_policy: tags unique, start times ascending, at most :data:`POLICY_LIMIT` policies."""
     with state.lock:
-        if not any(isinstance(listener, Scheduler) for listener in state.clock_listeners):
-            state.clock_listeners.append(Scheduler(state))
-
-
-# -- views ----------------------------------------------------------------------------------------------------
-def policy_view(project: Project, policy: Policy) -> dict[str, Any]:
-    """A policy as the list page shows it (``time_zone`` only when set; the example shows none)."""
-    shown: dict[str, Any] = {
-        "backup_policy_id": policy.id,
-        "backup_policy_name": policy.name,
-        "scheduled_policy": policy.scheduled_policy.view(),
-        "policy_resource_count": len(live_volumes(project, policy)),
-    }
-    if policy.time_zone is not None:
-        shown["time_zone"] = policy.time_zone
-    return shown
-
-
-def task_view(project: Project, task: Task) -> dict[str, Any]:
-    status, finished = task_status(project, task)
-    shown: dict[str, Any] = {
-        "status": status,
-        "job_id": task.job_id,
-        "created_at": task_time(task.created_at),
-        "backup_name": task.backup_name,
-        "resource_id": task.resource_id,
-        "resource_type": task.resource_type,
-    }
-    if finished is not None:
-        shown["finished_at"] = task_time(finished)
-    if task.vbs_job_id is not None:
-        shown["vbs_job_id"] = task.vbs_job_id
-    return shown
-
-
-def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"key": key, "value": value} for key, value in tags.items()]
-
-
-# -- handlers: policies ---------------------------------------------------------------------------------------
-def create(call: Call) -> dict[str, Any]:
-    body = call.body
-    with call.state.lock:
-        project = call.state.project(call.project_id)
-        tags = _tags(body.get("tags") or [])
-        schedule = _schedule(body["scheduled_policy"])
-        _check_start_order(schedule.start_time, body.get("time_zone"))
-        if len(policies_of(project)) >= POLICY_LIMIT:
+        project = state.project(project_id)
+        tag_map = _tags(tags)
+        schedule = _schedule(scheduled_policy)
+        _check_start_order(schedule.start_time, time_zone)
+        if len(project.policies) >= POLICY_LIMIT:
             raise APIError(400, f"The number of existing backup policies has reached the upper limit: a tenant can "
                            f"create a maximum of {POLICY_LIMIT} backup policies.", reason="policy_limit",
                            code="AutoBackup.0203")
-        policy = new_policy(call.state, call.project_id, body["backup_policy_name"], schedule,
-                            time_zone=body.get("time_zone"), tags=tags)
-        return {"backup_policy_id": policy.id}
+        return new_policy(state, project_id, name, schedule, time_zone=time_zone, tags=tag_map)
 
 
-def list_policies(call: Call) -> dict[str, Any]:
-    with call.state.lock:
-        project = call.state.project(call.project_id)
-        return {"backup_policies": [policy_view(project, p) for p in policies_of(project).values()]}
-
-
-def update(call: Call) -> dict[str, Any]:
-    """Modify (and enable/disable: ``{"scheduled_policy": {"status": "ON"|"OFF"}}``). Answers the page's
-    ``backup_policy_id`` within the whole policy (the Go SDK reads a policy from this answer)."""
-    body = call.body
-    with call.state.lock:
-        project = call.state.project(call.project_id)
-        policy = _policy(project, call.args["policy_id"])
-        name = body.get("backup_policy_name", policy.name)
+def update_policy(
+    state: State,
+    project_id: str,
+    policy_id: str,
+    *,
+    name: str | None = None,
+    scheduled_policy: Mapping[str, Any] | None = None,
+    time_zone: str | None = None,
+) -> Policy:
+    """modifying_a_backup_policy (and enabling/disabling): ``None`` leaves a setting as it is; the schedule's
+    fields are merged into the policy's. The default policy cannot be renamed."""
+    with state.lock:
+        policy = find_policy(state.project(project_id), policy_id)
+        name = policy.name if name is None else name
         if policy.default and name != policy.name:
             raise APIError(400, "The tenant cannot modify the default backup policy: it cannot be renamed.",
                            reason="default_policy", code="AutoBackup.0100")
-        changes = body.get("scheduled_policy") or {}
+        changes = scheduled_policy or {}
         schedule = _schedule(changes, policy.scheduled_policy)
-        time_zone = body.get("time_zone", policy.time_zone)
+        time_zone = policy.time_zone if time_zone is None else time_zone
         _check_start_order(schedule.start_time, time_zone)
-        now = call.state.now()
+        now = state.now()
         if time_zone != policy.time_zone or {"frequency", "week_frequency", "start_time"} & set(changes):
             policy.anchor = (now + time_zone_offset(time_zone)).date()
         policy.name, policy.scheduled_policy, policy.time_zone, policy.since = name, schedule, time_zone, now
-        return policy_view(project, policy)
+        return policy
 
 
-def delete(call: Call) -> None:
-    with call.state.lock:
-        project = call.state.project(call.project_id)
-        policy = _policy(project, call.args["policy_id"])
-        del policies_of(project)[policy.id]
+def delete_policy(state: State, project_id: str, policy_id: str) -> None:
+    with state.lock:
+        project = state.project(project_id)
+        del project.policies[find_policy(project, policy_id).id]
 
 
-def associate_resources(call: Call) -> dict[str, Any]:
-    body = call.body
-    with call.state.lock:
-        project = call.state.project(call.project_id)
-        policy = _policy(project, body["backup_policy_id"])
+Outcomes = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def associate_resources(state: State, project_id: str, policy_id: str, volume_ids: Iterable[str]) -> Outcomes:
+    """Put volumes under a policy: the success and the failure entries, one per volume."""
+    with state.lock:
+        project = state.project(project_id)
+        policy = find_policy(project, policy_id)
         success: list[dict[str, Any]] = []
         fail: list[dict[str, Any]] = []
-        for resource in body["resources"]:
-            entry = associate(call.state, project, policy, resource["resource_id"])
+        for volume_id in volume_ids:
+            entry = associate(state, project, policy, volume_id)
             (fail if "code" in entry else success).append(entry)
-        return {"success_resources": success, "fail_resources": fail}
+        return success, fail
 
 
-def disassociate_resources(call: Call) -> dict[str, Any]:
-    with call.state.lock:
-        project = call.state.project(call.project_id)
-        policy = _policy(project, call.args["policy_id"])
+def disassociate_resources(state: State, project_id: str, policy_id: str, volume_ids: Iterable[str]) -> Outcomes:
+    """Take volumes off a policy: the success and the failure entries (not associated: AutoBackup.1400)."""
+    with state.lock:
+        policy = find_policy(state.project(project_id), policy_id)
         success: list[dict[str, Any]] = []
         fail: list[dict[str, Any]] = []
-        for resource in call.body["resources"]:
-            volume_id = resource["resource_id"]
+        for volume_id in volume_ids:
             if volume_id in policy.volume_ids:
                 policy.volume_ids.remove(volume_id)
                 success.append({"resource_id": volume_id})
             else:
                 fail.append({"resource_id": volume_id, "code": "AutoBackup.1400",
                              "message": f"Volume {volume_id} is not associated with backup policy {policy.id}."})
-        return {"success_resources": success, "fail_resources": fail}
+        return success, fail
 
 
-def execute(call: Call) -> None:
-    """Back up every volume of the policy now (also when it is ``OFF``)."""
-    with call.state.lock:
-        project = call.state.project(call.project_id)
-        policy = _policy(project, call.args["policy_id"])
+def execute_policy(state: State, project_id: str, policy_id: str) -> list[Task]:
+    """Back up every volume of the policy now (also when it is ``OFF``), unless a run is still going."""
+    with state.lock:
+        project = state.project(project_id)
+        policy = find_policy(project, policy_id)
         if is_running(project, policy):
             raise APIError(400, f"The policy is being executed: backup policy {policy.id} still has running "
                            "backup jobs.", reason="policy_running", code="AutoBackup.0225")
-        run_policy(call.state, project, policy, call.state.now())
+        return run_policy(state, project, policy, state.now())
 
 
-def list_tasks(call: Call) -> dict[str, Any]:
-    query = call.query
-    with call.state.lock:
-        project = call.state.project(call.project_id)
-        policy = _policy(project, call.args["policy_id"])
-        views = [task_view(project, task) for task in policy.tasks]
-    if "job_id" in query:
-        views = [v for v in views if v["job_id"] == query["job_id"]]
-    if "status" in query:
-        views = [v for v in views if v["status"] == query["status"]]
-    if query.get("sort_dir", "desc") == "desc":
-        views.reverse()  # tasks are kept in creation order
-    count = len(views)
-    if "marker" in query:
-        ids = [v["job_id"] for v in views]
-        if query["marker"] not in ids:
-            raise APIError(400, f"Invalid query parameter 'marker': backup job {query['marker']} is not a job of "
-                           f"this policy.", reason="bad_marker")
-        views = views[ids.index(query["marker"]) + 1 :]
-    offset, limit = query.get("offset", 0), query.get("limit", 20)
-    return {"tasks": views[offset : offset + limit], "count": count}
-
-
-# -- handlers: tags ------------------------------------------------------------------------------------------
+# -- tags -----------------------------------------------------------------------------------------------------
 def _check_tag_count(tags: Mapping[str, str]) -> None:
     if len(tags) > MAX_POLICY_TAGS:
         raise APIError(400, f"The number of tags has reached the upper limit: a policy can have at most "
                        f"{MAX_POLICY_TAGS} tags.", reason="too_many_tags", code="AutoBackup.0215")
 
 
-def add_tag(call: Call) -> None:
+def add_tag(state: State, project_id: str, policy_id: str, key: str, value: str) -> None:
     """Add a tag; a key the policy has gets the new value."""
-    tag = call.body["tag"]
-    with call.state.lock:
-        policy = _policy(call.state.project(call.project_id), call.args["policy_id"])
-        tags = {**policy.tags, tag["key"]: tag["value"]}
+    with state.lock:
+        policy = find_policy(state.project(project_id), policy_id)
+        tags = {**policy.tags, key: value}
         _check_tag_count(tags)
         policy.tags = tags
 
 
-def delete_tag(call: Call) -> None:
-    with call.state.lock:
-        policy = _policy(call.state.project(call.project_id), call.args["policy_id"])
-        key = call.args["key"]
+def delete_tag(state: State, project_id: str, policy_id: str, key: str) -> None:
+    with state.lock:
+        policy = find_policy(state.project(project_id), policy_id)
         if key not in policy.tags:
             raise APIError(404, f"The tag does not exist: backup policy {policy.id} has no tag {key!r}.",
                            reason="tag_not_found", code="AutoBackup.0216")
         del policy.tags[key]
 
 
-def list_all_tags(call: Call) -> dict[str, Any]:
-    """Every key used by the project's policies with its distinct values (keys and values sorted)."""
-    with call.state.lock:
-        values: dict[str, set[str]] = {}
-        for policy in policies_of(call.state.project(call.project_id)).values():
-            for key, value in policy.tags.items():
-                values.setdefault(key, set()).add(value)
-    return {"tags": [{"key": key, "values": sorted(values[key])} for key in sorted(values)]}
-
-
-def list_tags(call: Call) -> dict[str, Any]:
-    with call.state.lock:
-        policy = _policy(call.state.project(call.project_id), call.args["policy_id"])
-        return {"tags": _tag_list(policy.tags)}
-
-
-def batch_tags(call: Call) -> None:
+def batch_tags(state: State, project_id: str, policy_id: str, action: str, items: Sequence[Mapping[str, str]]) -> None:
     """``create`` and ``update`` add or overwrite keys; ``delete`` removes keys (only where the value matches,
     when one is given; absent keys are ignored). All or nothing."""
-    body = call.body
-    items = body.get("tags") or []
-    with call.state.lock:
-        policy = _policy(call.state.project(call.project_id), call.args["policy_id"])
+    with state.lock:
+        policy = find_policy(state.project(project_id), policy_id)
         given = _tags(items)
         tags = dict(policy.tags)
-        if body["action"] == "delete":
+        if action == "delete":
             for item in items:
                 if item["key"] in tags and ("value" not in item or tags[item["key"]] == item["value"]):
                     del tags[item["key"]]
@@ -617,48 +372,47 @@ def batch_tags(call: Call) -> None:
         policy.tags = tags
 
 
-def _matches(tags: Mapping[str, str], condition: Mapping[str, Any]) -> bool:
+def all_tags(state: State, project_id: str) -> dict[str, list[str]]:
+    """Every key used by the project's policies with its distinct values (keys and values sorted)."""
+    with state.lock:
+        values: dict[str, set[str]] = {}
+        for policy in state.project(project_id).policies.values():
+            for key, value in policy.tags.items():
+                values.setdefault(key, set()).add(value)
+    return {key: sorted(values[key]) for key in sorted(values)}
+
+
+def _tag_matches(tags: Mapping[str, str], condition: Mapping[str, Any]) -> bool:
     """A ``{key, values}`` condition: the key is present with one of the values (any value when none given)."""
     key, values = condition["key"], condition["values"]
     return key in tags and (not values or tags[key] in values)
 
 
-def _check_unique_keys(body: Mapping[str, Any]) -> None:
+def _check_unique_keys(conditions: Mapping[str, Any]) -> None:
     for name in ("tags", "tags_any", "not_tags", "not_tags_any"):
-        keys = [condition["key"] for condition in body.get(name) or []]
+        keys = [condition["key"] for condition in conditions.get(name) or []]
         if len(keys) != len(set(keys)):
             raise APIError(400, f"Invalid input for field '{name}': tag keys must be unique.",
                            reason="duplicate_key", code="AutoBackup.0214")
 
 
-def _selected(policy: Policy, body: Mapping[str, Any]) -> bool:
+def _selected(policy: Policy, conditions: Mapping[str, Any]) -> bool:
     checks: Sequence[tuple[str, Callable[[Iterable[bool]], bool], bool]] = (
         ("tags", all, True), ("tags_any", any, True), ("not_tags", all, False), ("not_tags_any", any, False),
     )
     for name, combine, wanted in checks:
-        conditions = body.get(name)
-        if conditions and combine(_matches(policy.tags, c) for c in conditions) != wanted:
+        given = conditions.get(name)
+        if given and combine(_tag_matches(policy.tags, c) for c in given) != wanted:
             return False
-    return all(match["value"] in policy.name for match in body.get("matches") or [])
+    return all(match["value"] in policy.name for match in conditions.get("matches") or [])
 
 
-def query_by_tag(call: Call) -> dict[str, Any]:
-    """``filter``: the policies matching every given condition, paged by ``offset``/``limit`` (strings);
-    ``count``: only ``total_count``."""
-    body = call.body
-    _check_unique_keys(body)
-    with call.state.lock:
-        found = [p for p in policies_of(call.state.project(call.project_id)).values() if _selected(p, body)]
-        if body["action"] == "count":
-            return {"total_count": len(found)}
-        offset, limit = int(body.get("offset", "0")), int(body.get("limit", "1000"))
-        return {
-            "total_count": len(found),
-            "resources": [
-                {"resource_id": p.id, "resource_detail": None, "resource_name": p.name, "tags": _tag_list(p.tags)}
-                for p in found[offset : offset + limit]
-            ],
-        }
+def policies_by_tag(state: State, project_id: str, conditions: Mapping[str, Any]) -> list[Policy]:
+    """The project's policies matching every condition (``tags``, ``tags_any``, ``not_tags``, ``not_tags_any``,
+    ``matches``: querying_backup_policies_by_tag), in creation order."""
+    _check_unique_keys(conditions)
+    with state.lock:
+        return [p for p in state.project(project_id).policies.values() if _selected(p, conditions)]
 
 
 # -- seeding (FakeVBS.add_policy) ---------------------------------------------------------------------------
@@ -697,7 +451,7 @@ def seed(
         project = state.project(project_id)
         for volume_id in volumes:
             state.volume(project_id, volume_id)  # must exist
-            for other in policies_of(project).values():
+            for other in project.policies.values():
                 if volume_id in other.volume_ids:
                     other.volume_ids.remove(volume_id)
             policy.volume_ids.append(volume_id)

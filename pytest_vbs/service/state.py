@@ -1,194 +1,37 @@
-"""The fake's in-memory state: per-project volumes, snapshots and backups, their lifecycle, one lock.
+"""The fake's state and its rules: per-project volumes, snapshots, backups, jobs and quotas, their lifecycle,
+one lock.
 
-Plain data and rules, no HTTP. Rules cite the page they come from (``../vbs-api-docs`` page names);
-where the pages are silent the choice is recorded in ``docs/fidelity-notes.md``.
+Rules, no HTTP. Rules cite the page they come from (``../vbs-api-docs`` page names); where the pages are silent
+the choice is recorded in ``docs/fidelity-notes.md``. The nouns are in ``models.py``.
 """
 
 from __future__ import annotations
 
-import bisect
-import enum
 import itertools
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from pytest_vbs.errors import APIError, bad_request, not_found
-
-if TYPE_CHECKING:
-    from pytest_vbs.service.sharing import Sharing
-
-#: Backup statuses, from the ``status`` filter of the list pages.
-BACKUP_STATUSES = ("creating", "available", "deleting", "error", "restoring", "error_restoring")
-#: A disk can be backed up only when ``available`` or ``in-use`` (UMN; error code VolumeBackup.0012).
-BACKUPABLE_VOLUME_STATUSES = ("available", "in-use")
-#: "The number of backups for the disk has reached the upper limit (20)." (VolumeBackup.0040)
-MAX_BACKUPS_PER_VOLUME = 20
-DEFAULT_AVAILABILITY_ZONE = "eu-de-01"
-
-
-class TransitionMode(enum.Enum):
-    """When an asynchronous status change (``creating`` → ``available`` ...) takes effect."""
-
-    IMMEDIATE = "immediate"  #: before the accepting response is sent: clients never see the transient status
-    READS = "reads"  #: after the transient status has been read N times (get or list)
-    MANUAL = "manual"  #: only when the test calls ``advance()`` / ``settle()``
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-@dataclass
-class Volume:
-    id: str
-    project_id: str
-    size: int
-    status: str
-    name: str | None
-    description: str | None
-    availability_zone: str
-    created_at: datetime
-    backup_ids: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Snapshot:
-    id: str
-    project_id: str
-    volume_id: str
-    size: int
-    status: str
-    name: str | None
-    description: str | None
-    created_at: datetime
-
-
-#: Job types (UMN CTS trace names; the job page shows bksCreateBackup) and the error code a failed job carries.
-JOB_ERRORS = {
-    "bksCreateBackup": "VolumeBackup.0027",  # Failed to create the backup.
-    "bksDeleteBackup": "VolumeBackup.0102",  # Failed to delete the backup.
-    "bksRestoreBackup": "VolumeBackup.0200",  # Failed to restore data.
-}
-#: Quota resource types (querying_quotas); -1 is unlimited.
-QUOTA_TYPES = ("backups", "backup_gigabytes")
-
-
-class Clock:
-    """The fake's time: real UTC time shifted by what tests advanced it, or frozen where a test set it."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-        self.frozen: datetime | None = None
-
-    def __call__(self) -> datetime:
-        return self.frozen if self.frozen is not None else utcnow() + self.offset
-
-
-@dataclass
-class Job:
-    """An asynchronous VBS-native job (querying_the_job_status): INIT → RUNNING → SUCCESS | FAIL."""
-
-    id: str
-    project_id: str
-    job_type: str
-    status: str
-    entities: dict[str, str]
-    begin_time: datetime
-    end_time: datetime | None = None
-    error_code: str | None = None
-    fail_reason: str | None = None
-
-
-@dataclass
-class Pending:
-    """A status change in progress: where it lands on success and on failure, and the job reporting it."""
-
-    success: str | None  # None: the backup is removed (deletion)
-    failure: str
-    reads_left: int
-    job: Job | None = None
-
-
-@dataclass
-class Backup:
-    id: str
-    project_id: str
-    volume_id: str
-    snapshot_id: str | None
-    name: str | None
-    description: str | None
-    status: str
-    size: int
-    availability_zone: str
-    created_at: datetime
-    updated_at: datetime
-    data_timestamp: datetime
-    is_incremental: bool
-    container: str | None = "volumebackups"
-    fail_reason: str | None = None
-    object_count: int = 0
-    pending: Pending | None = None
-    tags: list[dict[str, str]] = field(default_factory=list)
-    job_id: str | None = None  #: the last VBS-native job about this backup
-    policy_id: str | None = None  #: the backup policy that made it, if any
-
-    @property
-    def sort_key(self) -> tuple[datetime, str]:
-        return (self.created_at, self.id)
-
-
-@dataclass
-class ListQuery:
-    """Filters, order and paging of a backup list (the list pages' query parameters)."""
-
-    exact: dict[str, str] = field(default_factory=dict)  # name / status / volume_id
-    fuzzy: dict[str, str] = field(default_factory=dict)  # name~ / status~ / volume_id~ (substring)
-    sort: list[tuple[str, str]] = field(default_factory=lambda: [("created_at", "desc")])
-    limit: int | None = None
-    offset: int = 0
-    marker: str | None = None
-    with_count: bool = False
-
-
-@dataclass
-class Page:
-    items: list[Backup]
-    more: bool
-    count: int | None
-
-
-class Project:
-    """Everything one project owns. Backups are also kept in a list sorted by (created_at, id), so the
-    default order and marker paging need no scan or sort of the whole collection."""
-
-    def __init__(self, project_id: str) -> None:
-        self.id = project_id
-        self.volumes: dict[str, Volume] = {}
-        self.snapshots: dict[str, Snapshot] = {}
-        self.backups: dict[str, Backup] = {}
-        self.order: list[tuple[datetime, str]] = []
-        self.jobs: dict[str, Job] = {}
-        self.quota: dict[str, int] = dict.fromkeys(QUOTA_TYPES, -1)
-        self.policies: dict[str, Any] = {}  #: backup policies by id (``pytest_vbs.service.policies.Policy``)
-        self.backup_gigabytes = 0  #: the sizes of all backups, kept as they come and go (quota checks)
-
-    def add_backup(self, backup: Backup) -> None:
-        self.backups[backup.id] = backup
-        self.backup_gigabytes += backup.size
-        bisect.insort(self.order, backup.sort_key)
-
-    def remove_backup(self, backup: Backup) -> None:
-        del self.backups[backup.id]
-        self.backup_gigabytes -= backup.size
-        index = bisect.bisect_left(self.order, backup.sort_key)
-        del self.order[index]
-        volume = self.volumes.get(backup.volume_id)
-        if volume is not None and backup.id in volume.backup_ids:
-            volume.backup_ids.remove(backup.id)
+from pytest_vbs.service import listing, preconditions
+from pytest_vbs.service.models import (
+    BACKUP_STATUSES,
+    DEFAULT_AVAILABILITY_ZONE,
+    JOB_ERRORS,
+    QUOTA_TYPES,
+    Backup,
+    Clock,
+    Job,
+    ListQuery,
+    Page,
+    Pending,
+    Project,
+    Sharing,
+    Snapshot,
+    TransitionMode,
+    Volume,
+)
 
 
 class State:
@@ -206,7 +49,7 @@ class State:
         self.clock = Clock()
         self._last_time = datetime.min
         self._projects: dict[str, Project] = {}
-        #: Backup sharings across projects, by sharing id (sharing.py).
+        #: Backup sharings across projects, by sharing id (``sharing.py``).
         self.sharings: dict[str, Sharing] = {}
         #: Called with (old, new) times whenever a test advances the clock (policy schedules use it).
         self.clock_listeners: list[Callable[[datetime, datetime], None]] = []
@@ -360,49 +203,8 @@ class State:
         with self.lock:
             project = self.project(project_id)
             volume = self.volume(project_id, volume_id)
-            data_timestamp = None
-            if snapshot_id is not None:
-                snapshot = self.snapshot(project_id, snapshot_id)
-                if snapshot.volume_id != volume.id:
-                    raise bad_request(
-                        f"Snapshot {snapshot_id} belongs to volume {snapshot.volume_id}, not to volume {volume_id}.",
-                        reason="snapshot_mismatch",
-                    )
-                if snapshot.status != "available":
-                    raise bad_request(
-                        f"Snapshot {snapshot_id} to be backed up must be available, but its status is "
-                        f"'{snapshot.status}'.",
-                        reason="snapshot_status",
-                    )
-                data_timestamp = snapshot.created_at
-            if volume.status not in BACKUPABLE_VOLUME_STATUSES:
-                raise bad_request(
-                    f"Volume {volume_id} to be backed up must be available or in-use, but its status is "
-                    f"'{volume.status}'.",
-                    reason="volume_status",
-                    code="VolumeBackup.0012",
-                )
-            if volume.status == "in-use" and not force:
-                # Cinder semantics; the create page: force = "forcibly back up the attached disks".
-                raise bad_request(
-                    f"Volume {volume_id} is in-use: backing up an attached volume needs \"force\": true.",
-                    reason="volume_in_use",
-                )
-            siblings = [project.backups[b] for b in volume.backup_ids]
-            if any(b.status == "creating" for b in siblings):
-                raise bad_request(
-                    f"The previous backup creation task of volume {volume_id} is not complete.",
-                    reason="backup_in_progress",
-                    code="VolumeBackup.0013",
-                )
-            if len(siblings) >= MAX_BACKUPS_PER_VOLUME:
-                raise bad_request(
-                    f"The number of backups for volume {volume_id} has reached the upper limit "
-                    f"({MAX_BACKUPS_PER_VOLUME}).",
-                    reason="backup_limit",
-                    code="VolumeBackup.0040",
-                )
-            self._check_quota(project, volume.size)
+            snapshot = self.snapshot(project_id, snapshot_id) if snapshot_id is not None else None
+            preconditions.check_backupable(project, volume, snapshot, force=force)
             now = self.now()
             backup = Backup(
                 id=str(uuid.uuid4()),
@@ -416,9 +218,9 @@ class State:
                 availability_zone=volume.availability_zone,
                 created_at=now,
                 updated_at=now,
-                data_timestamp=data_timestamp or now,
+                data_timestamp=snapshot.created_at if snapshot is not None else now,
                 # VBS makes the first backup of a disk full and later ones incremental (create page).
-                is_incremental=bool(siblings) and not full,
+                is_incremental=bool(volume.backup_ids) and not full,
                 tags=list(tags or []),
                 policy_id=policy_id,
             )
@@ -428,20 +230,6 @@ class State:
                         "bks_create_volume_name": volume.name or ""}
             self._begin(backup, success="available", failure="error", job=self._job(backup, job_type, entities))
             return backup
-
-    def _check_quota(self, project: Project, size: int) -> None:
-        """The project's backup quotas (querying_quotas; VolumeBackup.0080 / 0081)."""
-        used = self.quota_usage(project.id)
-        limit = project.quota
-        if limit["backups"] >= 0 and used["backups"] + 1 > limit["backups"]:
-            raise bad_request(f"The quota for the number of backups ({limit['backups']}) has been used up.",
-                              reason="backup_quota", code="VolumeBackup.0080")
-        if limit["backup_gigabytes"] >= 0 and used["backup_gigabytes"] + size > limit["backup_gigabytes"]:
-            raise bad_request(
-                f"The quota for the capacity of backups ({limit['backup_gigabytes']} GB) has been used up: "
-                f"{used['backup_gigabytes']} GB used, {size} GB more needed.",
-                reason="backup_gigabytes_quota", code="VolumeBackup.0081",
-            )
 
     def quota_usage(self, project_id: str) -> dict[str, int]:
         with self.lock:
@@ -576,36 +364,7 @@ class State:
         with self.lock:
             backup = self.backup(project_id, backup_id)
             volume = self.volume(project_id, volume_id)
-            if backup.status != "available":
-                raise bad_request(
-                    f"Backup {backup_id} status must be available to restore, but it is '{backup.status}'.",
-                    reason="backup_status",
-                    code="VolumeBackup.0089",
-                )
-            if volume.status == "error":
-                raise bad_request(
-                    f"Volume {volume_id} to restore to is in error.", reason="volume_status", code="VolumeBackup.0202"
-                )
-            if volume.status not in BACKUPABLE_VOLUME_STATUSES:
-                raise bad_request(
-                    f"Volume {volume_id} to restore to is unavailable (status '{volume.status}').",
-                    reason="volume_status",
-                    code="VolumeBackup.0205",
-                )
-            project = self.project(project_id)
-            if any(project.backups[b].status == "creating" for b in volume.backup_ids):
-                raise bad_request(
-                    f"A backup is being created for volume {volume_id}.",
-                    reason="backup_in_progress",
-                    code="VolumeBackup.0206",
-                )
-            if volume.size < backup.size:
-                raise bad_request(
-                    f"Volume {volume_id} ({volume.size} GB) is smaller than backup {backup_id} ({backup.size} GB); "
-                    "the disk must be at least as large as the backup.",
-                    reason="volume_too_small",
-                    code="VolumeBackup.0209",
-                )
+            preconditions.check_restorable(self.project(project_id), backup, volume)
             backup.status = "restoring"
             backup.updated_at = self.now()
             entities = {"backup_id": backup.id, "volume_id": volume.id}
@@ -616,10 +375,9 @@ class State:
     def list_backups(self, project_id: str, query: ListQuery) -> Page:
         with self.lock:
             project = self.project(project_id)
-            matching = (b for b in self._ordered(project, query) if self._matches(b, query))
+            matching = (b for b in listing.ordered(project, query) if listing.matches(b, query))
             if query.with_count:
-                everything = list(self._matches_all(project, query))
-                count: int | None = len(everything)
+                count: int | None = sum(1 for _ in listing.matching(project, query))
             else:
                 count = None
             selected = itertools.islice(matching, query.offset, None)
@@ -701,57 +459,3 @@ class State:
                 del self.sharings[sharing_id]
         else:
             backup.status = pending.success
-
-    # -- listing helpers ----------------------------------------------------------------------------
-    def _ordered(self, project: Project, query: ListQuery) -> Iterator[Backup]:
-        """Backups in the requested order, starting after ``marker``."""
-        if len(query.sort) == 1 and query.sort[0][0] == "created_at":
-            descending = query.sort[0][1] == "desc"
-            keys = project.order
-            if query.marker is not None:
-                marker = self._marker(project, query.marker)
-                if descending:
-                    indices: Iterable[int] = range(bisect.bisect_left(keys, marker.sort_key) - 1, -1, -1)
-                else:
-                    indices = range(bisect.bisect_right(keys, marker.sort_key), len(keys))
-            else:
-                indices = range(len(keys) - 1, -1, -1) if descending else range(len(keys))
-            return (project.backups[keys[i][1]] for i in indices)
-        ordered = list(project.backups.values())
-        # Ties are broken by creation time, then id, as Cinder's process_sort_params does.
-        for key, direction in reversed([*query.sort, ("created_at", query.sort[0][1]), ("id", query.sort[0][1])]):
-            ordered.sort(key=_by(key), reverse=direction == "desc")
-        if query.marker is not None:
-            marker = self._marker(project, query.marker)
-            ordered = ordered[ordered.index(marker) + 1 :]
-        return iter(ordered)
-
-    def _marker(self, project: Project, marker_id: str) -> Backup:
-        marker = project.backups.get(marker_id)
-        if marker is None:
-            raise APIError(400, f"Marker {marker_id} could not be found.", reason="bad_marker")
-        return marker
-
-    def _matches_all(self, project: Project, query: ListQuery) -> Iterator[Backup]:
-        return (b for b in project.backups.values() if self._matches(b, query))
-
-    @staticmethod
-    def _matches(backup: Backup, query: ListQuery) -> bool:
-        for key, wanted in query.exact.items():
-            if getattr(backup, key) != wanted:
-                return False
-        for key, part in query.fuzzy.items():
-            value = getattr(backup, key)
-            if value is None or part not in value:
-                return False
-        return True
-
-
-def _by(key: str) -> Callable[[Backup], tuple[int, Any]]:
-    """Sort key on one backup attribute; ``None`` (or an attribute backups lack) sorts first."""
-
-    def sort_key(backup: Backup) -> tuple[int, Any]:
-        value = getattr(backup, key, None)
-        return (0, "") if value is None else (1, value)
-
-    return sort_key

@@ -1,67 +1,75 @@
 """The WSGI application: request → operation → response, the same pipeline for every route.
 
-route match → journal entry → hooks (may answer: faults, user hooks) → microversion → body parsed and
-validated against the operation's schema → handler (state under its lock) → response with the operation's
-status or the family's error envelope → hooks see the answered entry. Nothing here knows a specific route.
+route match → journal entry → hooks (may answer: faults, user hooks) → token check → microversion → body and query
+validated against the operation's schemas → handler (state under its lock) → response with the operation's status
+or the family's error envelope → journal, and the hooks see the answered entry. Nothing here knows a specific route.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
-from pytest_vbs import api as operations
-from pytest_vbs.api import native
-from pytest_vbs.errors import STATUS_DESCRIPTIONS, APIError, Family, error_body
-from pytest_vbs.faults import FaultInjector
+from pytest_vbs.api import BY_NAME, Call, Operation, family_of, url_map
+from pytest_vbs.api.identity import AUTH_PATH
+from pytest_vbs.api.microversions import HEADER as MICROVERSION_HEADER
+from pytest_vbs.api.microversions import negotiate, version_text
+from pytest_vbs.errors import APIError, Family, error_body
+from pytest_vbs.faults import FaultInjector, WireFault
 from pytest_vbs.hookspecs import Answer
 from pytest_vbs.journal import Journal, RecordedRequest
-from pytest_vbs.service import policies
-from pytest_vbs.service.identity import Identity
-from pytest_vbs.service.state import State
+from pytest_vbs.service import Identity, State
+from pytest_vbs.service.identity import TOKEN_HEADER
 from pytest_vbs.wsgi import validation
+from pytest_vbs.wsgi.reply import Reply, answer_response, json_response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from pytest_vbs.api import Operation
-
 #: Request bodies above this are refused with 413 without being read whole.
 DEFAULT_MAX_BODY = 1024 * 1024
-# Routes of the VBS-native family, for requests that match no rule (they still get that family's envelope).
-_VBS_PATH = re.compile(r"^/v1/|^/v2/[^/]+/(cloudbackups|backuppolicy|backuppolicyresources|os-vendor-backup-sharing)")
-_IDENTITY_PATH = re.compile(r"^/identity(/|$)")
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 #: Routing results kept per app (tests repeat the same paths); the cache is emptied when it outgrows this.
 ROUTE_CACHE_SIZE = 4096
-
-
-def _family_of(path: str) -> Family:
-    """The envelope family of a path no operation matched (unknown routes still answer in their family's shape)."""
-    if _IDENTITY_PATH.match(path):
-        return Family.IDENTITY
-    return Family.VBS if _VBS_PATH.match(path) else Family.NATIVE
+#: Environ keys the application sets for the transport: the wire fault to perform instead of (or while) sending
+#: the answer, and that the connection must close after it (the request's body was not read to its end).
+ENVIRON_FAULT = "pytest_vbs.fault"
+ENVIRON_CLOSE = "pytest_vbs.close_connection"
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 # Wire faults after which the client gets no HTTP status at all.
-_NO_ANSWER = ("connection_reset", "empty_response", "hang")
+_NO_ANSWER = frozenset(fault.value for fault in WireFault if not fault.answers)
 # "No handler result to journal": the answer came from a hook or an error, so the sent body is parsed back.
 _UNSET: Any = object()
 
 
+@dataclass
+class _Exchange:
+    """One request on its way through the pipeline: what it matched and what is known of its answer so far."""
+
+    request: Request
+    operation: Operation | None
+    args: dict[str, str]
+    family: Family
+    entry: RecordedRequest
+    microversion: tuple[int, int] | None = None
+    journal_json: Any = _UNSET  #: the handler's result, when the answer is the handler's
+
+
 class VBSApp:
-    """The fake VBS service as a WSGI application, over a :class:`State` and a :class:`Journal`.
+    """The fake VBS service as a WSGI application, over a :class:`State`, an :class:`Identity` and a
+    :class:`Journal`; it is the :class:`~pytest_vbs.api.call.Controls` the control API drives.
 
     ``hook`` is a pluggy hook relay carrying the :mod:`pytest_vbs.hookspecs` hooks (pytest's own, or the
-    standalone server's), or ``None``.
+    standalone server's), or ``None``; ``openapi`` gives the OpenAPI document for a server URL (``FakeVBS``
+    hands in :func:`pytest_vbs.openapi.document`; without it ``GET /__vbs__/openapi.json`` answers 404).
     """
 
     def __init__(
@@ -74,21 +82,22 @@ class VBSApp:
         identity: Identity | None = None,
         control: bool = True,
         projects: Iterable[str] | None = None,
+        openapi: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.state = state if state is not None else State()
-        policies.install(self.state)  # backup policies run on the state's clock
         self.journal = journal if journal is not None else Journal()
         self.hook = hook
         self.max_body = max_body
         self.control = control  #: whether the ``/__vbs__`` control API is served (else 404, like unknown routes)
         #: The only project ids served (others answer 404), or ``None``: any project id in a path works.
         self.projects = frozenset(projects) if projects is not None else None
-        self.url_map = operations.url_map(control=control)
+        self.url_map = url_map(control=control)
         self._matcher = self.url_map.bind("localhost")  # no host rules: one adapter serves every request
         self._routes: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}  # (path, method) -> match
-        self.faults = FaultInjector(self)
+        self.faults = FaultInjector(self, operations=BY_NAME, allowed_methods=self.allowed_methods)
         self.on_reset: Callable[[], None] = self.reset
         self.identity = identity if identity is not None else Identity()  #: users, tokens, API auth
+        self._openapi = openapi
         self._errors_lock = threading.Lock()
         self._unexpected: list[str] = []
 
@@ -103,6 +112,15 @@ class VBSApp:
         self.journal.clear()
         self.faults.clear()
         self.take_unexpected_errors()
+
+    def reset_fake(self) -> None:
+        self.on_reset()
+
+    def openapi_document(self, server_url: str) -> dict[str, Any]:
+        if self._openapi is None:
+            raise APIError(404, "This fake has no OpenAPI document (its application was built without one).",
+                           reason="unknown_route")
+        return self._openapi(server_url)
 
     def allowed_methods(self, path: str) -> list[str]:
         """The methods some operation serves at ``path`` (for ``Allow`` headers)."""
@@ -120,65 +138,85 @@ class VBSApp:
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Reply:
+        """Answer one request: the operation's answer, a hook's, or the family's error envelope; then record it."""
         operation, args, route_error = self._route(request)
-        family = operation.family if operation else _family_of(request.path)
-        request_id = f"req-{uuid.uuid4()}"
-        entry = RecordedRequest(
-            operation=operation.name if operation else "unknown",
-            method=request.method,
-            path=request.path,
-            query=request.args.to_dict(),
-            headers=dict(request.headers),
-            json=None,
-            project_id=args.get("project_id"),
+        exchange = _Exchange(
+            request=request,
+            operation=operation,
+            args=args,
+            family=operation.family if operation else family_of(request.path),
+            entry=RecordedRequest(
+                operation=operation.name if operation else "unknown",
+                method=request.method,
+                path=request.path,
+                query=request.args.to_dict(),
+                headers=dict(request.headers),
+                json=None,
+                project_id=args.get("project_id"),
+            ),
         )
-        microversion: tuple[int, int] | None = None
-        journal_json: Any = _UNSET
         try:
-            entry.body = self._read_body(request)
-            entry.json = validation.try_json(entry.body)
-            response: Reply | None = None
-            answer = self._ask_hooks(entry, operation, committed=False)
-            if answer is None:
-                if route_error is not None:
-                    raise route_error
-                assert operation is not None
-                self.identity.check(operation, args, request.headers, _base_url(request.environ))
-                microversion = validation.microversion(operation, request.headers.get(validation.MICROVERSION_HEADER))
-                call = self._call(request, operation, args, entry, microversion)
-                result = operation.handler(call)
-                response = json_response(operation.status, result)
-                journal_json = result
-                response.set_headers(call.response_headers)
-                answer = self._ask_hooks(entry, operation, committed=True)
-            if answer is not None:
-                if answer.status is not None or response is None:
-                    response = answer_response(answer, family)
-                    journal_json = _UNSET
-                response.set_headers(answer.headers)
-                entry.fault = answer.label
-                if answer.fault:
-                    request.environ["pytest_vbs.fault"] = answer.fault
-            assert response is not None
+            response = self._answer(exchange, route_error)
         except APIError as error:
-            journal_json = _UNSET
+            exchange.journal_json = _UNSET
             code = error.code or (operation.codes.get(error.reason or "") if operation else None)
-            response = json_response(error.status, error_body(family, error.status, error.message, code))
+            response = json_response(error.status, error_body(exchange.family, error.status, error.message, code))
             response.set_headers(error.headers)
         except Exception:  # a bug in the fake (or a hook): answer like Cinder would, and keep the traceback
-            journal_json = _UNSET
-            entry.error = self._record_unexpected(request)
+            exchange.journal_json = _UNSET
+            exchange.entry.error = self._record_unexpected(request)
             message = "The fake VBS server failed unexpectedly; the test that sent this request will fail."
-            response = json_response(500, error_body(family, 500, message))
-        response.set_headers({"X-OpenStack-Request-Id": request_id})
-        if microversion is not None:
-            response.set_headers({validation.MICROVERSION_HEADER: f"volume {native.version_text(microversion)}",
-                                  "Vary": validation.MICROVERSION_HEADER})
-        entry.status = 0 if request.environ.get("pytest_vbs.fault") in _NO_ANSWER else response.status_code
+            response = json_response(500, error_body(exchange.family, 500, message))
+        response.set_headers({"X-OpenStack-Request-Id": f"req-{uuid.uuid4()}"})
+        if exchange.microversion is not None:
+            response.set_headers({MICROVERSION_HEADER: f"volume {version_text(exchange.microversion)}",
+                                  "Vary": MICROVERSION_HEADER})
+        self._record(exchange, response)
+        return response
+
+    def _answer(self, exchange: _Exchange, route_error: APIError | None) -> Reply:
+        """The answer to a routed request (raises :class:`APIError` for the error answers)."""
+        request, operation, entry = exchange.request, exchange.operation, exchange.entry
+        entry.body = self._read_body(request)
+        parsed, parse_error = self._parse(operation, request.mimetype, entry.body)
+        entry.json = parsed
+        response: Reply | None = None
+        answer = self._ask_hooks(entry, operation, committed=False)
+        if answer is None:
+            if route_error is not None:
+                raise route_error
+            assert operation is not None
+            if self.identity.auth and not operation.public:
+                auth_url = _base_url(request.environ) + AUTH_PATH
+                self.identity.check(exchange.args.get("project_id"), request.headers.get(TOKEN_HEADER), auth_url)
+            exchange.microversion = negotiate(operation.version, request.headers.get(MICROVERSION_HEADER))
+            if parse_error is not None:
+                raise parse_error
+            call = self._call(exchange, parsed)
+            result = operation.handler(call)
+            response = json_response(operation.status, result)
+            exchange.journal_json = result
+            response.set_headers(call.response_headers)
+            answer = self._ask_hooks(entry, operation, committed=True)
+        if answer is not None:
+            if answer.status is not None or response is None:
+                response = answer_response(answer, exchange.family)
+                exchange.journal_json = _UNSET
+            response.set_headers(answer.headers)
+            entry.fault = answer.label
+            if answer.fault:
+                request.environ[ENVIRON_FAULT] = answer.fault
+        assert response is not None
+        return response
+
+    def _record(self, exchange: _Exchange, response: Reply) -> None:
+        """The journal entry completed with the answer, appended, and shown to ``pytest_vbs_answered``."""
+        entry, operation = exchange.entry, exchange.operation
+        entry.status = 0 if exchange.request.environ.get(ENVIRON_FAULT) in _NO_ANSWER else response.status_code
         if response.status_code == 204:
             entry.response_json = None
-        elif journal_json is not _UNSET:
-            entry.response_json = journal_json  # built by the handler: plain and shallow by construction
+        elif exchange.journal_json is not _UNSET:
+            entry.response_json = exchange.journal_json  # built by the handler: plain and shallow by construction
         else:
             entry.response_json = validation.try_json(response.body)
         if operation is None or operation.journal:
@@ -187,8 +225,7 @@ class VBSApp:
                 try:
                     self.hook.pytest_vbs_answered(app=self, request=entry)
                 except Exception:  # an observer's bug: the answer stands, the test fails at teardown
-                    self._record_unexpected(request)
-        return response
+                    self._record_unexpected(exchange.request)
 
     def _record_unexpected(self, request: Request) -> str:
         details = traceback.format_exc()
@@ -220,28 +257,39 @@ class VBSApp:
             served = ", ".join(sorted(self.projects))
             message = f"Project {project_id} is not served by this fake (it serves: {served})."
             return None, args, APIError(404, message, reason="project_not_found")
-        return operations.BY_NAME[name], args, None
+        return BY_NAME[name], args, None
 
     def _read_body(self, request: Request) -> bytes:
         length = request.content_length
         if length is not None and length > self.max_body:
-            request.environ["pytest_vbs.close_connection"] = True  # the unread body cannot be drained
+            request.environ[ENVIRON_CLOSE] = True  # the unread body cannot be drained
             raise APIError(413, f"Request body of {length} bytes exceeds the limit of {self.max_body} bytes.",
                            reason="too_large")
         declared = request.headers.get("Content-Length")
         chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
         if declared is not None and not chunked and not _CONTENT_LENGTH.fullmatch(declared.strip()):
-            request.environ["pytest_vbs.close_connection"] = True  # where the body ends is unknown
+            request.environ[ENVIRON_CLOSE] = True  # where the body ends is unknown
             raise APIError(400, f"Invalid Content-Length header {declared[:40]!r}.", reason="malformed_json")
         try:
             data = request.stream.read(self.max_body + 1)
         except (OSError, ValueError, HTTPException) as error:  # a broken chunked body, a client gone mid-body
-            request.environ["pytest_vbs.close_connection"] = True
+            request.environ[ENVIRON_CLOSE] = True
             raise APIError(400, f"The request body could not be read: {error}.", reason="malformed_json") from None
         if len(data) > self.max_body:
-            request.environ["pytest_vbs.close_connection"] = True
+            request.environ[ENVIRON_CLOSE] = True
             raise APIError(413, f"Request body exceeds the limit of {self.max_body} bytes.", reason="too_large")
         return data
+
+    @staticmethod
+    def _parse(operation: Operation | None, mimetype: str, data: bytes) -> tuple[Any, APIError | None]:
+        """The body decoded once: strictly where the operation takes a body (the error is raised after the token
+        and microversion checks, as the pipeline orders them), leniently for the journal otherwise."""
+        if operation is None or operation.request_schema is None:
+            return validation.try_json(data), None
+        try:
+            return validation.parse_json(mimetype, data), None
+        except APIError as error:
+            return validation.try_json(data), error
 
     def _ask_hooks(self, entry: RecordedRequest, operation: Operation | None, *, committed: bool) -> Answer | None:
         if self.hook is None:
@@ -253,25 +301,22 @@ class VBSApp:
             time.sleep(answer.delay)
         return answer
 
-    def _call(
-        self,
-        request: Request,
-        operation: Operation,
-        args: Mapping[str, str],
-        entry: RecordedRequest,
-        microversion: tuple[int, int] | None,
-    ) -> operations.Call:
-        body = validation.body(operation, request.mimetype, entry.body)
+    def _call(self, exchange: _Exchange, parsed: Any) -> Call:
+        request, operation = exchange.request, exchange.operation
+        assert operation is not None
+        body = validation.body(operation, parsed)
         raw_query = request.args.to_dict()
-        return operations.Call(
-            app=self,
-            project_id=args.get("project_id", ""),
-            args=args,
-            query=validation.query(operation, raw_query, microversion),
+        return Call(
+            state=self.state,
+            identity=self.identity,
+            controls=self,
+            project_id=exchange.args.get("project_id", ""),
+            args=exchange.args,
+            query=validation.query(operation, raw_query, exchange.microversion),
             raw_query=raw_query,
             body=body,
             version=operation.version,
-            microversion=microversion,
+            microversion=exchange.microversion,
             base_url=_base_url(request.environ),
             path=request.path,
             headers=request.headers,
@@ -286,72 +331,3 @@ def _base_url(environ: WSGIEnvironment) -> str:
     if host.endswith(default):
         host = host[: -len(default)]
     return f"{scheme}://{host}"
-
-
-def call_wsgi(app: Any, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Run a WSGI app to completion: its status line, headers and whole body (the server and the
-    in-process adapter both answer from this)."""
-    started: list[Any] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        started[:] = [status, headers]
-        return started.append  # the legacy write() callable: its chunks come first
-
-    iterable = app(environ, start_response)
-    try:
-        body = b"".join([*started[2:], *iterable])
-    finally:
-        close = getattr(iterable, "close", None)
-        if close is not None:
-            close()
-    return started[0], started[1], body
-
-
-class Reply:
-    """A finished answer: status, headers (set case-insensitively, last value wins) and the whole body.
-
-    What the pipeline builds instead of werkzeug's ``Response``, which does far more per request than a
-    complete JSON body needs; it is a WSGI response all the same."""
-
-    __slots__ = ("_headers", "body", "status_code")
-
-    def __init__(self, status_code: int, body: bytes = b"", content_type: str = "text/plain; charset=utf-8") -> None:
-        self.status_code = status_code
-        self.body = body
-        self._headers: dict[str, tuple[str, str]] = {}
-        if status_code != 304:  # what werkzeug sends: no entity headers on 304, no length on 204
-            self._headers["content-type"] = ("Content-Type", content_type)
-            if status_code != 204:
-                self._headers["content-length"] = ("Content-Length", str(len(body)))
-
-    def set_headers(self, headers: Mapping[str, object]) -> None:
-        for name, value in headers.items():
-            text = str(value)
-            if "\n" in text or "\r" in text:
-                raise ValueError(f"Header values must not contain newlines ({name}: {text!r}).")
-            self._headers[name.lower()] = (name, text)
-
-    @property
-    def headers(self) -> list[tuple[str, str]]:
-        return list(self._headers.values())
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        start_response(f"{self.status_code} {HTTP_STATUS_CODES.get(self.status_code, 'Unknown')}", self.headers)
-        return [self.body]
-
-
-def json_response(status: int, body: Any) -> Reply:
-    """A JSON response (or an empty one) with the standard reason phrase (``404 Not Found``)."""
-    if body is None:
-        return Reply(status)
-    return Reply(status, json.dumps(body).encode(), "application/json")
-
-
-def answer_response(answer: Answer, family: Family) -> Reply:
-    """The response an :class:`Answer` with a ``status`` asks for (the family's envelope for errors)."""
-    status = answer.status or 200
-    body = answer.json
-    if body is None and status >= 400:
-        message = answer.message or STATUS_DESCRIPTIONS.get(status, "Error.")
-        body = error_body(family, status, message, answer.code)
-    return json_response(status, body)

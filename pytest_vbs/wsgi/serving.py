@@ -11,7 +11,7 @@ Built on werkzeug's server, with three changes that make it fast and faithful:
   opens a connection of its own).
 
 Wire faults (reset, empty response, truncated or dribbled body, hang) are performed here, at the socket,
-when the app marks a response with ``environ["pytest_vbs.fault"]``.
+when the app marks a response with ``environ[ENVIRON_FAULT]`` (one per :class:`~pytest_vbs.faults.WireFault`).
 """
 
 from __future__ import annotations
@@ -31,12 +31,15 @@ import time
 import warnings
 from collections.abc import Callable
 from http.server import HTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 from werkzeug.serving import WSGIRequestHandler, get_sockaddr, select_address_family
 
+from pytest_vbs.api import family_of
 from pytest_vbs.errors import error_body
-from pytest_vbs.wsgi.app import VBSApp, _family_of, call_wsgi
+from pytest_vbs.faults import WireFault
+from pytest_vbs.wsgi.app import ENVIRON_CLOSE, ENVIRON_FAULT, VBSApp
+from pytest_vbs.wsgi.reply import call_wsgi
 
 log = logging.getLogger("pytest_vbs")
 
@@ -66,10 +69,10 @@ class _Handler(WSGIRequestHandler):
             self.close_connection = True
             return
         code = int(status.split(None, 1)[0])
-        head = self._head(status, headers, body, close=bool(environ.get("pytest_vbs.close_connection")))
+        head = self._head(status, headers, body, close=bool(environ.get(ENVIRON_CLOSE)))
         if environ["REQUEST_METHOD"] == "HEAD" or code in (204, 304):
             body = b""
-        fault = environ.get("pytest_vbs.fault")
+        fault = environ.get(ENVIRON_FAULT)
         if fault:
             self._serve_fault(str(fault), head, body)
             return
@@ -94,28 +97,45 @@ class _Handler(WSGIRequestHandler):
 
     def _serve_fault(self, fault: str, head: bytes, body: bytes) -> None:
         self.close_connection = True
-        if fault == "connection_reset":
-            # SO_LINGER 0 makes close() send RST instead of FIN.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        elif fault == "empty_response":
-            self.connection.shutdown(socket.SHUT_RDWR)
-        elif fault == "malformed_body":
-            # Full Content-Length announced, half the body sent, then the connection closes.
-            self.wfile.write(head + body[: len(body) // 2])
+        perform = self.WIRE_FAULTS.get(fault)
+        if perform is not None:
+            perform(self, head, body)
+
+    def _reset(self, head: bytes, body: bytes) -> None:
+        # SO_LINGER 0 makes close() send RST instead of FIN.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
+    def _close_empty(self, head: bytes, body: bytes) -> None:
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _send_half(self, head: bytes, body: bytes) -> None:
+        # Full Content-Length announced, half the body sent, then the connection closes.
+        self.wfile.write(head + body[: len(body) // 2])
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _dribble(self, head: bytes, body: bytes) -> None:
+        self.wfile.write(head)
+        self.wfile.flush()
+        step = max(1, len(body) // SLOW_BODY_CHUNKS)
+        for start in range(0, len(body), step):
+            if self.server.stopping.wait(SLOW_BODY_INTERVAL):
+                break
+            self.wfile.write(body[start : start + step])
             self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-        elif fault == "slow_body":
-            self.wfile.write(head)
-            self.wfile.flush()
-            step = max(1, len(body) // SLOW_BODY_CHUNKS)
-            for start in range(0, len(body), step):
-                if self.server.stopping.wait(SLOW_BODY_INTERVAL):
-                    break
-                self.wfile.write(body[start : start + step])
-                self.wfile.flush()
-        elif fault == "hang":
-            self._wait_for_client_to_give_up()
+
+    def _hang(self, head: bytes, body: bytes) -> None:
+        self._wait_for_client_to_give_up()
+
+    #: How each wire fault is performed at the socket (a test holds this to :class:`WireFault`).
+    WIRE_FAULTS: ClassVar[dict[str, Callable[[_Handler, bytes, bytes], None]]] = {
+        WireFault.CONNECTION_RESET: _reset,
+        WireFault.EMPTY_RESPONSE: _close_empty,
+        WireFault.MALFORMED_BODY: _send_half,
+        WireFault.SLOW_BODY: _dribble,
+        WireFault.HANG: _hang,
+    }
 
     def _wait_for_client_to_give_up(self) -> None:
         """Hold the request until the client closes its end, the server stops, or :data:`MAX_HANG`."""
@@ -137,7 +157,7 @@ class _Handler(WSGIRequestHandler):
         short = self.responses.get(code, ("Error", ""))[0]
         text = (message or short).rstrip(".") + "."
         path = getattr(self, "path", "") or ""
-        body = json.dumps(error_body(_family_of(path.split("?")[0]), code, text)).encode()
+        body = json.dumps(error_body(family_of(path.split("?")[0]), code, text)).encode()
         self.log_error("code %d, message %s", code, message)
         if self.request_version == "HTTP/0.9":  # garbage before any version: answer with a status line anyway
             self.request_version = "HTTP/1.1"

@@ -1,4 +1,4 @@
-"""Request validation: microversion negotiation, JSON body parsing, body and query checks against the schemas.
+"""Request validation: JSON body parsing, body and query checks against the schemas.
 
 Each check raises :class:`~pytest_vbs.errors.APIError` with the status and a message that names the field
 and the rule. The server answers with it; the assertion helpers and strict mode report it.
@@ -12,53 +12,26 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_vbs import schemas
-from pytest_vbs.api import native
+from pytest_vbs.api.microversions import HEADER as MICROVERSION_HEADER
+from pytest_vbs.api.microversions import version_text
 from pytest_vbs.errors import APIError
 
 if TYPE_CHECKING:
     from pytest_vbs.api import Operation
 
-MICROVERSION_HEADER = "OpenStack-API-Version"
 #: Deepest JSON nesting accepted in a body (the documented bodies nest 4 levels).
 MAX_DEPTH = 64
 _TOO_DEEP = object()
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
 _FALSE = {"false", "0", "no", "off", "n", "f"}
-_VERSION = re.compile(r"(\d{1,4})\.(\d{1,4})")
 _INTEGER = re.compile(r"-?\d{1,19}")
 
 
-def microversion(operation: Operation, header: str | None) -> tuple[int, int] | None:
-    """``OpenStack-API-Version: volume 3.x`` on V3 routes (create page note; Cinder's negotiation)."""
-    if operation.version != "v3":
-        return None
-    if not header:
-        return native.MIN_MICROVERSION
-    for item in header.split(","):
-        service, _, value = item.strip().partition(" ")
-        if service.lower() != "volume":
-            continue
-        value = value.strip()
-        if value == "latest":
-            return native.MAX_MICROVERSION
-        match = _VERSION.fullmatch(value)
-        if match is None:
-            raise APIError(400, f"Invalid API version request: {item.strip()!r} (expected 'volume 3.<minor>').",
-                           reason="bad_microversion")
-        wanted = (int(match[1]), int(match[2]))
-        if not native.MIN_MICROVERSION <= wanted <= native.MAX_MICROVERSION:
-            lowest, highest = (native.version_text(v) for v in (native.MIN_MICROVERSION, native.MAX_MICROVERSION))
-            raise APIError(406, f"Version {value} is not supported by the API. Minimum is {lowest} and maximum "
-                           f"is {highest}.", reason="unsupported_microversion")
-        return wanted
-    return native.MIN_MICROVERSION
-
-
-def body(operation: Operation, mimetype: str, data: bytes) -> Any:
-    """The parsed and validated body of an operation that takes one; ``None`` for the others."""
+def body(operation: Operation, parsed: Any) -> Any:
+    """The body of an operation that takes one, already parsed (:func:`parse_json`), validated against its
+    request schema; ``None`` for the others."""
     if operation.request_schema is None:
         return None
-    parsed = parse_json(mimetype, data)
     found = schemas.violations("requests", operation.request_schema, parsed)
     if found:
         raise APIError(400, found[0].describe(), reason=found[0].reason, code=found[0].code)
@@ -115,7 +88,8 @@ def _no_constant(name: str) -> Any:
 
 
 def try_json(data: bytes) -> Any:
-    """The body as JSON for the journal, or ``None`` (not JSON, or nested too deeply to keep)."""
+    """The body as JSON for the journal, leniently (duplicate keys, ``NaN``), or ``None`` (not JSON, or nested too
+    deeply to keep): for bodies the operation does not parse, or that :func:`parse_json` refused."""
     if not data:
         return None
     try:
@@ -158,7 +132,7 @@ def query(operation: Operation, raw: Mapping[str, str], microversion: tuple[int,
                 raise APIError(
                     400,
                     f"Query parameter '{key}' needs microversion {since} or later; send "
-                    f"'{MICROVERSION_HEADER}: volume {since}' (this request uses {native.version_text(microversion)}).",
+                    f"'{MICROVERSION_HEADER}: volume {since}' (this request uses {version_text(microversion)}).",
                     reason="needs_microversion",
                 )
     return query
