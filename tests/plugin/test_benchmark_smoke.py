@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("pytest_httpserver", reason="the benchmark compares against pytest-httpserver (.[bench])")
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
 SECTIONS = (
     "## Targets (issue 9)",
     "## 1. Server start + first response + stop",
