@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from werkzeug.routing import Map, Rule
 
@@ -48,20 +49,23 @@ def url_map(*, control: bool = True) -> Map:
     )
 
 
-_ANY = "<>"  # the trie's edge for a variable segment
+@dataclass
+class _Prefix:
+    """A node of the rules' segment trie: the families of the operations below it, and the next segments
+    (``None`` stands for a variable segment, ``<backup_id>``)."""
+
+    families: set[Family] = field(default_factory=set)
+    next: dict[str | None, _Prefix] = field(default_factory=dict)
 
 
 @functools.cache
-def _families() -> dict[str, object]:
-    """A trie of the rules' segments; each node holds the families of the operations below it (key ``""``)."""
-    root: dict[str, object] = {}
+def _prefixes() -> _Prefix:
+    root = _Prefix()
     for op in OPERATIONS:
         node = root
         for segment in (s for s in op.rule.split("/") if s):
-            node = node.setdefault(_ANY if segment.startswith("<") else segment, {})  # type: ignore[assignment]
-            families = node.setdefault("", set())
-            assert isinstance(families, set)
-            families.add(op.family)
+            node = node.next.setdefault(None if segment.startswith("<") else segment, _Prefix())
+            node.families.add(op.family)
     return root
 
 
@@ -71,16 +75,10 @@ def family_of(path: str) -> Family:
     (Cinder) envelope where that prefix belongs to several families or to none.
 
     Derived from the rows, so a new URL prefix needs no edit here."""
-    node: dict[str, object] = _families()
-    found: set[Family] = set()
+    node = _prefixes()
     for segment in (s for s in path.split("/") if s):
-        child = node.get(segment) if segment != _ANY else None
+        child = node.next.get(segment) or node.next.get(None)
         if child is None:
-            child = node.get(_ANY)
-        if not isinstance(child, dict):
             break
         node = child
-        families = node.get("")
-        assert isinstance(families, set)
-        found = families
-    return next(iter(found)) if len(found) == 1 else Family.NATIVE
+    return next(iter(node.families)) if len(node.families) == 1 else Family.NATIVE

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from test_cli import serve
+from serve_support import serve
 from vbs_support import assert_error
 
 from pytest_vbs import FakeVBS
