@@ -302,7 +302,7 @@ class Identity:
                          if domain is not None and u.name == spec["name"] and u.domain_id == domain.id), None)
         else:
             raise APIError(400, "Expecting to find id or name in user.", reason="missing_field")
-        if user is None or not secrets.compare_digest(user.password, spec["password"]):
+        if user is None or not secrets.compare_digest(_utf8(user.password), _utf8(spec["password"])):
             raise unauthorized(_UNAUTHORIZED + " (invalid username or password)", auth_url)
         if not user.enabled:
             raise unauthorized(f"User {user.id} is disabled.", auth_url)
@@ -416,6 +416,11 @@ def _required(value: str | None, name: str, auth_url: str) -> str:
     if not value:
         raise unauthorized(_UNAUTHORIZED + f" (no {name} header was sent)", auth_url)
     return value
+
+
+def _utf8(text: str) -> bytes:
+    """``compare_digest`` takes ASCII-only ``str``: passwords are compared as bytes (a lone surrogate too)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _ref(spec: Mapping[str, Any]) -> str:

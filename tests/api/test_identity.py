@@ -508,3 +508,26 @@ def test_standalone_server_serves_identity_and_checks_tokens(
     assert_error(without, 401, "unauthorized")
     assert login_response.status_code == 201
     assert with_token.status_code == 200
+
+
+# -- passwords beyond ASCII (issue 15, item 4) ----------------------------------------------------------------------
+@pytest.mark.parametrize("password", ["pässwörd", "пароль", "🔑🔑", "vbs-password\u00e9"])
+def test_a_wrong_non_ascii_password_is_401_not_500(
+    vbs: FakeVBS, http: requests.Session, tokens: str, password: str
+) -> None:
+    response = http.post(tokens, json=password_auth(password=password))
+
+    assert_identity_error(response, 401, "Unauthorized", "invalid username or password")
+    assert vbs.app.take_unexpected_errors() == []
+
+
+def test_a_user_with_a_non_ascii_password_logs_in(vbs: FakeVBS, http: requests.Session, tokens: str) -> None:
+    vbs.identity.add_user("zoë", "mot-de-passe-été-🔑", projects=[vbs.project_id])
+    user = {"name": "zoë", "domain": {"id": "default"}}
+
+    good = http.post(tokens, json=password_auth(user, "mot-de-passe-été-🔑"))
+    bad = http.post(tokens, json=password_auth(user, "mot-de-passe-ete-🔑"))
+
+    assert good.status_code == 201, good.text
+    assert good.json()["token"]["user"]["name"] == "zoë"
+    assert_identity_error(bad, 401, "Unauthorized", "invalid username or password")
