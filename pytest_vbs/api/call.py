@@ -79,6 +79,9 @@ class Operation:
     codes: Mapping[str, str] = field(default_factory=dict)
     #: Never needs a token, even with auth on (version documents, Keystone, the control API).
     public: bool = False
+    #: The pipeline runs the handler under the state lock, so every lookup it makes and the view it builds see
+    #: one consistent state. Off for the control rows: a reset runs ``pytest_vbs_configure`` hooks.
+    locked: bool = True
 
     @property
     def documented(self) -> bool:

@@ -115,7 +115,8 @@ def control_openapi(call: Call) -> dict[str, Any]:
 # -- rows ------------------------------------------------------------------------------------------------------
 def _routes() -> list[Operation]:
     base = "/__vbs__"
-    common: dict[str, Any] = {"tags": ("control",), "journal": False, "public": True, "doc_page": "README: control API"}
+    common: dict[str, Any] = {"tags": ("control",), "journal": False, "public": True, "locked": False,
+                              "doc_page": "README: control API"}
     return [
         Operation("control_reset", "POST", f"{base}/reset", control_reset, **common),
         Operation("control_requests", "GET", f"{base}/requests", control_requests, **common),

@@ -58,12 +58,15 @@ def visible(state: State, project_id: str) -> list[Sharing]:
 
 
 def find(state: State, project_id: str, sharing_id: str) -> Sharing:
-    sharing = next((s for s in visible(state, project_id) if s.id == sharing_id), None)
-    if sharing is None:
-        raise not_found("Sharing", sharing_id)
-    return sharing
+    with state.lock:
+        sharing = next((s for s in visible(state, project_id) if s.id == sharing_id), None)
+        if sharing is None:
+            raise not_found("Sharing", sharing_id)
+        return sharing
 
 
 def shared_backup(state: State, sharing: Sharing) -> Backup:
-    """The backup a sharing is about (in its owner's project)."""
-    return state.project(sharing.from_project_id).backups[sharing.backup_id]
+    """The backup a sharing is about (in its owner's project). A caller that found the sharing must still hold
+    the lock it found it under: deleting a backup deletes its sharings (the API's handlers run under it)."""
+    with state.lock:
+        return state.project(sharing.from_project_id).backups[sharing.backup_id]

@@ -7,6 +7,7 @@ or the family's error envelope → journal, and the hooks see the answered entry
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BODY = 1024 * 1024
 #: Routing results kept per app (tests repeat the same paths); the cache is emptied when it outgrows this.
 ROUTE_CACHE_SIZE = 4096
+#: Tracebacks of internal errors kept until taken (a long-lived ``serve`` never takes them); later ones are counted.
+MAX_UNEXPECTED = 100
 #: Environ keys the application sets for the transport: the wire fault to perform instead of (or while) sending
 #: the answer, and that the connection must close after it (the request's body was not read to its end).
 ENVIRON_FAULT = "pytest_vbs.fault"
@@ -100,18 +103,20 @@ class VBSApp:
         self._openapi = openapi
         self._errors_lock = threading.Lock()
         self._unexpected: list[str] = []
+        self._unexpected_dropped = 0
 
     # -- control ----------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget all state, journal entries, fault rules and recorded internal errors.
+        """Forget all state, journal entries and fault rules.
 
+        The recorded internal errors stay: only :meth:`take_unexpected_errors` (the ``vbs`` fixture's teardown)
+        takes them, so a test that hit a bug of the fake and then reset still fails.
         ``POST /__vbs__/reset`` calls :attr:`on_reset` instead, which the owning ``FakeVBS`` points at its
         own reset (defaults restored, ``pytest_vbs_configure`` run again)."""
         self.state.reset()
         self.identity.reset()
         self.journal.clear()
         self.faults.clear()
-        self.take_unexpected_errors()
 
     def reset_fake(self) -> None:
         self.on_reset()
@@ -127,10 +132,14 @@ class VBSApp:
         return sorted(self._matcher.allowed_methods(path))
 
     def take_unexpected_errors(self) -> list[str]:
-        """Tracebacks of exceptions raised inside the fake since the last call (they answered 500)."""
+        """Tracebacks of exceptions raised inside the fake since the last call (they answered 500); past
+        :data:`MAX_UNEXPECTED` a last line says how many more were not kept."""
         with self._errors_lock:
             errors, self._unexpected = self._unexpected, []
-            return errors
+            more, self._unexpected_dropped = self._unexpected_dropped, 0
+        if more:
+            errors.append(f"... and {more} more internal error(s), not kept (the first {MAX_UNEXPECTED} are above)")
+        return errors
 
     # -- WSGI ------------------------------------------------------------------------------------------
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -193,7 +202,8 @@ class VBSApp:
             if parse_error is not None:
                 raise parse_error
             call = self._call(exchange, parsed)
-            result = operation.handler(call)
+            with self.state.lock if operation.locked else contextlib.nullcontext():
+                result = operation.handler(call)  # its lookups and views see one state (issue 15: a 500)
             response = json_response(operation.status, result)
             exchange.journal_json = result
             response.set_headers(call.response_headers)
@@ -230,7 +240,10 @@ class VBSApp:
     def _record_unexpected(self, request: Request) -> str:
         details = traceback.format_exc()
         with self._errors_lock:
-            self._unexpected.append(f"{request.method} {request.full_path}\n{details}")
+            if len(self._unexpected) < MAX_UNEXPECTED:
+                self._unexpected.append(f"{request.method} {request.full_path}\n{details}")
+            else:
+                self._unexpected_dropped += 1
         return details
 
     # -- pipeline steps --------------------------------------------------------------------------------

@@ -246,3 +246,34 @@ def test_an_exception_inside_the_fake_fails_the_test(pytester: pytest.Pytester) 
 
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*raised unexpectedly*", "*kaboom in a hook*"])
+
+
+@pytest.mark.parametrize("how", ["vbs.reset()", "requests.post(f'{vbs.url}/__vbs__/reset').raise_for_status()"],
+                         ids=["verb", "control-api"])
+def test_a_reset_inside_the_test_does_not_swallow_an_internal_error(pytester: pytest.Pytester, how: str) -> None:
+    """Issue 15 item 8: only the fixture's teardown takes the fake's recorded crashes."""
+    pytester.makeconftest(
+        """
+        def pytest_vbs_answer(request, operation, committed):
+            if request.path.endswith("/explode"):
+                raise RuntimeError("kaboom before a reset")
+            return None
+        """
+    )
+    pytester.makepyfile(
+        f"""
+        import requests
+
+        def test_explodes_then_resets(vbs):
+            assert requests.get(f"{{vbs.endpoint}}/explode").status_code == 500
+            {how}
+
+        def test_next_one_is_fine(vbs):
+            assert vbs.requests == []
+        """
+    )
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_explodes_then_resets*", "*kaboom before a reset*"])

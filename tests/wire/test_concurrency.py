@@ -13,6 +13,7 @@ from pytest_vbs import FakeVBS
 
 THREADS = 16
 CREATES = 10
+SHARING_OWNERS, SHARING_READERS, SHARING_ROUNDS = 4, 6, 150
 
 
 def test_parallel_creates_and_lists(vbs: FakeVBS) -> None:
@@ -98,3 +99,49 @@ def test_parallel_deletes_of_one_backup_accept_exactly_one(vbs: FakeVBS) -> None
     assert statuses == {202: 1, 400: THREADS - 1}
     assert vbs.advance() == 1
     assert vbs.backups == {}
+
+
+def test_reading_sharings_while_shared_backups_are_deleted(vbs: FakeVBS) -> None:
+    """Issue 15 item 2: owners delete shared backups without cancelling the sharings first while readers list,
+    count and read sharings from both sides. Every answer is a documented one (never a 500)."""
+    receiver = "0" * 31 + "1"
+    sharings = f"{vbs.url}/v2/{{}}/os-vendor-backup-sharing"
+    stop = threading.Event()
+    seen: list[str] = []  # sharing ids, for the readers' get_sharing
+
+    def owner(index: int) -> Counter[int]:
+        statuses: Counter[int] = Counter()
+        with requests.Session() as http:
+            for _ in range(SHARING_ROUNDS):
+                backup_id = vbs.add_backup(name=f"o{index}")
+                shared = http.post(sharings.format(vbs.project_id), timeout=10,
+                                   json={"shared": {"backup_id": backup_id, "to_project_ids": [receiver]}})
+                statuses[shared.status_code] += 1
+                seen.append(shared.json()["shared"][0]["id"])
+                statuses[http.delete(f"{vbs.endpoint}/backups/{backup_id}", timeout=10).status_code] += 1
+        return statuses
+
+    def reader(index: int) -> Counter[int]:
+        statuses: Counter[int] = Counter()
+        project, params = (vbs.project_id, {}) if index % 2 else (receiver, {"share_to_me": "true"})
+        with requests.Session() as http:
+            while not stop.is_set():
+                for url in (f"{sharings.format(project)}/detail", f"{sharings.format(project)}/count",
+                            *(f"{sharings.format(project)}/{s}" for s in seen[-2:])):
+                    statuses[http.get(url, params=params, timeout=10).status_code] += 1
+        return statuses
+
+    with ThreadPoolExecutor(SHARING_OWNERS + SHARING_READERS) as pool:
+        readers = [pool.submit(reader, index) for index in range(SHARING_READERS)]
+        owners = [pool.submit(owner, index) for index in range(SHARING_OWNERS)]
+        try:
+            written = sum((future.result(timeout=60) for future in owners), Counter())
+        finally:
+            stop.set()
+        read = sum((future.result(timeout=60) for future in readers), Counter())
+
+    assert written == {200: SHARING_OWNERS * SHARING_ROUNDS, 202: SHARING_OWNERS * SHARING_ROUNDS}
+    assert set(read) <= {200, 404}, read  # a sharing deleted with its backup is gone: 404, never 500
+    assert vbs.app.take_unexpected_errors() == []
+    with vbs.state.lock:
+        assert not vbs.state.sharings

@@ -139,6 +139,10 @@ class Worker:
         self.ok(s, "count_sharings", f"{sharings}/count")
         self.ok(s, "cancel_sharing", f"{sharings}/{sharing}")
         self.record.deleted.add(sharing)
+        # Shared again and deleted below without a cancel: the sharing goes with its backup, while other threads
+        # list the same project's sharings (issue 15: their lookups raced the delete).
+        again = self.ok(s, "share_backup", sharings, json={"shared": {"backup_id": second, "to_project_ids": [other]}})
+        self.created("sharing", project, again["shared"][0]["id"])
 
         # Newest first: an incremental backup's parent cannot go while it has dependents.
         self.ok(s, "delete_vbs_backup", f"{v2}/cloudbackups/{third}")
