@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
 from pytest_vbs.hookspecs import standalone_plugin_manager
+from pytest_vbs.journal import DEFAULT_JOURNAL_BYTES, journal_bytes
 from pytest_vbs.service.identity import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from pytest_vbs.service.models import TransitionMode
 
@@ -35,7 +36,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="serve only this project id (repeatable); other ids answer 404 (default: any id works)")
     serve.add_argument("--no-control", action="store_true",
                        help="turn the /__vbs__ control API off: its routes answer 404 like unknown routes")
+    serve.add_argument("--journal-bytes", type=_journal_bytes, default=DEFAULT_JOURNAL_BYTES, metavar="SIZE",
+                       help="memory budget of the request journal, e.g. 16MiB (at least 4MiB); the oldest entries "
+                            "are evicted past it (default: 64MiB)")
     return parser
+
+
+def _journal_bytes(text: str) -> int:
+    try:
+        return journal_bytes(text, name="--journal-bytes")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     manager = standalone_plugin_manager(*plugins)
     fake = FakeVBS(args.host, args.port, project_id=args.project_id, transitions=args.transitions,
                    reads=args.reads, plugin_manager=manager, auth=args.auth, control=not args.no_control,
-                   projects=args.projects)
+                   projects=args.projects, journal_bytes=args.journal_bytes)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with fake:

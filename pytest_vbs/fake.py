@@ -16,7 +16,8 @@ import pluggy
 from pytest_vbs import assertions, clients, openapi
 from pytest_vbs.faults import FaultRule
 from pytest_vbs.hookspecs import standalone_plugin_manager
-from pytest_vbs.journal import Journal, RecordedRequest
+from pytest_vbs.journal import DEFAULT_JOURNAL_BYTES, Journal, RecordedRequest
+from pytest_vbs.journal import journal_bytes as journal_budget
 from pytest_vbs.service import scheduler
 from pytest_vbs.service.identity import DEFAULT_PROJECT_ID, Identity
 from pytest_vbs.service.models import Backup, Policy, Snapshot, TransitionMode, Volume
@@ -54,15 +55,18 @@ class FakeVBS:
         auth: bool = False,
         control: bool = True,
         projects: Iterable[str] | None = None,
+        journal_bytes: int | str = DEFAULT_JOURNAL_BYTES,
     ) -> None:
         """``host`` is 127.0.0.1 unless other machines must reach the fake (binding 0.0.0.0 or :: warns);
         ``control=False`` turns the ``/__vbs__`` control API off (its routes answer 404, like unknown ones);
-        ``projects`` restricts the project ids served (others answer 404; by default any id works)."""
+        ``projects`` restricts the project ids served (others answer 404; by default any id works);
+        ``journal_bytes`` is the request journal's memory budget (bytes, or text like ``"16MiB"``; at least 4 MiB):
+        past it the oldest entries are evicted."""
         self.project_id = project_id
         self._defaults = (TransitionMode(transitions), reads)
         self.state = State(transitions=TransitionMode(transitions), reads=reads)
         scheduler.install(self.state)  # backup policies run on the state's clock
-        self.journal = Journal()
+        self.journal = Journal(max_bytes=journal_budget(journal_bytes))
         self.plugin_manager = plugin_manager or standalone_plugin_manager()
         self.hook = self.plugin_manager.hook
         #: The fake Keystone: users, projects, tokens (``identity.add_user(...)``, ``identity.issue_token(...)``).

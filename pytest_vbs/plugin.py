@@ -24,6 +24,8 @@ _OPTIONS = (
     ("project_id", "project id the vbs fixture acts in", ""),
     ("transitions", "when asynchronous status changes happen: immediate, reads or manual", "immediate"),
     ("reads", "with transitions=reads: how many reads see the transient status", "1"),
+    ("journal_bytes", "memory budget of the request journal, e.g. 16MiB (at least 4MiB; oldest entries evicted)",
+     "64MiB"),
 )
 
 
@@ -54,6 +56,12 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from pytest_vbs.journal import journal_bytes  # deferred for import cost
+
+    try:
+        journal_bytes(_setting(config, "journal_bytes"), name="--vbs-journal-bytes (ini: vbs_journal_bytes)")
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
     config.addinivalue_line(
         "markers",
         "vbs(transitions=None, reads=None, project_id=None, auth=None): configure the fake VBS for this test",
@@ -88,6 +96,7 @@ def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
         plugin_manager=pytestconfig.pluginmanager,
         auth=_flag(pytestconfig, "auth"),
         control=_flag(pytestconfig, "control"),
+        journal_bytes=_setting(pytestconfig, "journal_bytes"),
     )
     fake.start()
     try:

@@ -1,8 +1,10 @@
 """The control API under ``/__vbs__/``: drive the fake from outside the test process.
 
 Reset, read the journal, seed volumes and snapshots, configure and advance transitions, inject faults, and the
-OpenAPI document. These routes are not part of VBS; they use the native error envelope, are not recorded in the
-journal and need no token. What they do beyond state reaches them through :class:`~pytest_vbs.api.call.Controls`.
+OpenAPI document. These routes are not part of VBS; they use the native error envelope and are not recorded in the
+journal. With auth on (``--auth``, ``FakeVBS(auth=True)``) they want a valid token of the fake identity service, of
+any scope (401 otherwise); the journal they show has token headers and passwords redacted, whatever the setting.
+What they do beyond state reaches them through :class:`~pytest_vbs.api.call.Controls`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pytest_vbs.faults import FaultRule
 from pytest_vbs.journal import as_dict
 from pytest_vbs.service.models import TransitionMode
 
+#: Journal entries a page of ``GET /__vbs__/requests`` holds at most (and by default); a page also stops near 8 MiB.
+PAGE_LIMIT = 1000
+
 
 def control_reset(call: Call) -> dict[str, Any]:
     call.controls.reset_fake()
@@ -24,7 +29,11 @@ def control_reset(call: Call) -> dict[str, Any]:
 
 
 def control_requests(call: Call) -> dict[str, Any]:
-    return {"requests": [as_dict(entry) for entry in call.controls.journal.entries()]}
+    """A page of the journal, oldest first, after the entry numbered ``marker``; tokens and passwords redacted."""
+    journal = call.controls.journal
+    entries, more = journal.page(after=call.query.get("marker", 0), limit=call.query.get("limit", PAGE_LIMIT))
+    return {"requests": [as_dict(entry) for entry in entries],
+            "next_marker": entries[-1].seq if more else None, "evicted": journal.evicted}
 
 
 def control_clear_requests(call: Call) -> None:
@@ -115,11 +124,13 @@ def control_openapi(call: Call) -> dict[str, Any]:
 # -- rows ------------------------------------------------------------------------------------------------------
 def _routes() -> list[Operation]:
     base = "/__vbs__"
-    common: dict[str, Any] = {"tags": ("control",), "journal": False, "public": True, "locked": False,
+    # Not public: with auth on, the control API wants a valid token of the fake identity service (any scope).
+    common: dict[str, Any] = {"tags": ("control",), "journal": False, "locked": False,
                               "doc_page": "README: control API"}
     return [
         Operation("control_reset", "POST", f"{base}/reset", control_reset, **common),
-        Operation("control_requests", "GET", f"{base}/requests", control_requests, **common),
+        Operation("control_requests", "GET", f"{base}/requests", control_requests, query_schema="control_requests",
+                  **common),
         Operation("control_clear_requests", "DELETE", f"{base}/requests", control_clear_requests, 204, **common),
         Operation("control_state", "GET", f"{base}/state", control_state, **common),
         Operation("control_config", "POST", f"{base}/config", control_config,

@@ -77,7 +77,7 @@ def test_delete_requests_clears_the_journal_only(vbs: FakeVBS, http: requests.Se
     assert response.status_code == 204
     assert response.content == b""
     assert vbs.requests == []
-    assert http.get(control(vbs, "requests")).json() == {"requests": []}
+    assert http.get(control(vbs, "requests")).json() == {"requests": [], "next_marker": None, "evicted": 0}
     assert len(vbs.backups) == 1
 
 

@@ -399,12 +399,12 @@ def test_auth_on_vbs_native_routes_use_their_envelope(vbs: FakeVBS, http: reques
 
 
 @pytest.mark.vbs(auth=True)
-def test_auth_on_discovery_identity_and_control_need_no_token(vbs: FakeVBS, http: requests.Session) -> None:
+def test_auth_on_discovery_and_identity_need_no_token(vbs: FakeVBS, http: requests.Session) -> None:
     assert http.get(f"{vbs.url}/").status_code == 300
     assert http.get(f"{vbs.url}/v3").status_code == 200
     assert http.get(f"{vbs.url}/identity").status_code == 300
     assert http.get(vbs.auth_url).status_code == 200
-    assert http.get(f"{vbs.url}/__vbs__/state").status_code == 200
+    assert http.get(f"{vbs.url}/__vbs__/state").status_code == 401  # the control API does (test_control_auth.py)
 
 
 def test_faults_answer_before_the_token_check(vbs: FakeVBS, http: requests.Session) -> None:
