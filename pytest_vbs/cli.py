@@ -63,13 +63,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  native V3 endpoint: {fake.endpoint}")
         print(f"  identity (Keystone v3): {fake.auth_url}  user {DEFAULT_USERNAME} / {DEFAULT_PASSWORD}, "
               f"project {fake.project_id}; token checks {'on' if fake.auth else 'off (any token works)'}")
+        token = ""
+        if fake.auth:  # the API and the control API want it; it survives resets (24 h)
+            token = f" -H 'X-Auth-Token: {fake.issue_token()}'"
+            print(f"  a token of {DEFAULT_USERNAME} for the API and the control API:{token}")
         print("  try:")
         if fake.app.control:
-            print(f"    curl -s -X POST {fake.url}/__vbs__/volumes -H 'Content-Type: application/json' "
+            print(f"    curl -s -X POST {fake.url}/__vbs__/volumes -H 'Content-Type: application/json'{token} "
                   f"-d '{{\"project_id\": \"{fake.project_id}\", \"size\": 10}}'")
         else:
             print("  control API (/__vbs__): off")
-        print(f"    curl -s {fake.endpoint}/backups/detail")
+        print(f"    curl -s {fake.endpoint}/backups/detail{token}")
         print("  Ctrl-C to stop.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()

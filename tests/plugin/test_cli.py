@@ -12,6 +12,8 @@ import pytest
 import requests
 from serve_support import DEADLINE, serve
 
+from pytest_vbs.service.identity import DEFAULT_PROJECT_ID
+
 
 def test_serve_then_stop_with_ctrl_c(http: requests.Session) -> None:
     with serve("--project-id", "cli-project") as server:
@@ -111,3 +113,33 @@ def test_bad_arguments_exit_2(args: list[str]) -> None:
 
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+def test_serve_with_auth_prints_a_token_for_the_control_api(http: requests.Session) -> None:
+    """Issue 15 item 10: with --auth the control API wants a token too; serve prints one that works."""
+    with serve("--auth") as server:
+        while not any("X-Auth-Token" in line for line in server.output):
+            line = server.lines.get(timeout=DEADLINE)
+            assert line is not None, "".join(server.output)
+            server.output.append(line)
+        token = next(line for line in server.output if "X-Auth-Token" in line).split("X-Auth-Token: ")[1].strip("'\n")
+        assert http.get(f"{server.url}/__vbs__/state").status_code == 401
+        assert http.get(f"{server.url}/__vbs__/state", headers={"X-Auth-Token": token}).status_code == 200
+        assert http.post(f"{server.url}/__vbs__/reset", headers={"X-Auth-Token": token}).status_code == 200
+        assert http.get(f"{server.url}/v3/{DEFAULT_PROJECT_ID}/backups", headers={"X-Auth-Token": token}).ok
+        journal = http.get(f"{server.url}/__vbs__/requests", headers={"X-Auth-Token": token})
+        assert token not in journal.text
+        http.close()
+
+        status, output = server.stop(signal.SIGTERM)
+
+    assert status == 0, output
+
+
+@pytest.mark.parametrize("size", ["lots", "1k", "0"])
+def test_serve_refuses_a_bad_journal_budget(size: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "pytest_vbs", "serve", "--port", "0", "--journal-bytes", size],
+                            capture_output=True, text=True, timeout=DEADLINE)
+
+    assert result.returncode == 2
+    assert "--journal-bytes" in result.stderr

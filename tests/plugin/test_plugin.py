@@ -277,3 +277,26 @@ def test_a_reset_inside_the_test_does_not_swallow_an_internal_error(pytester: py
 
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*ERROR at teardown of test_explodes_then_resets*", "*kaboom before a reset*"])
+
+
+@pytest.mark.parametrize(("args", "expected"), [([], 8), (["--vbs-journal-bytes", "16m"], 16)],
+                         ids=["ini", "command-line-wins"])
+def test_journal_budget_from_the_ini_and_the_command_line(
+    pytester: pytest.Pytester, args: list[str], expected: int
+) -> None:
+    pytester.makeini("[pytest]\nvbs_journal_bytes = 8MiB\n")
+    pytester.makepyfile(f"def test_budget(vbs):\n    assert vbs.journal.max_bytes == {expected} * 1024 * 1024\n")
+
+    result = pytester.runpytest(*args)
+
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("setting", [["--vbs-journal-bytes=lots"], ["--vbs-journal-bytes", "1k"]])
+def test_a_bad_journal_budget_is_a_usage_error(pytester: pytest.Pytester, setting: list[str]) -> None:
+    pytester.makepyfile("def test_nothing(): pass")
+
+    result = pytester.runpytest(*setting)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--vbs-journal-bytes (ini: vbs_journal_bytes)*"])
