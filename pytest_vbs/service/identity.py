@@ -34,6 +34,12 @@ DEFAULT_ROLES = ("member", "reader")
 DEFAULT_REGION = "eu-de"
 #: OTC IAM tokens are valid for 24 hours.
 TOKEN_TTL = timedelta(hours=24)
+#: Tokens kept at most: past it the oldest issued are forgotten (a long-lived ``serve`` whose clients log in for every
+#: request). Expired tokens are kept :data:`EXPIRED_KEPT` (they answer "expired", not "not valid"), then purged; a
+#: revoked token is forgotten at once.
+MAX_TOKENS = 20_000
+EXPIRED_KEPT = timedelta(hours=1)
+_SWEEP_MIN = 1024
 #: The headers that carry the caller's token and the token asked about (named in error messages).
 TOKEN_HEADER = "X-Auth-Token"
 SUBJECT_HEADER = "X-Subject-Token"
@@ -121,6 +127,7 @@ class Identity:
         self.projects: dict[str, Project] = {}
         self.users: dict[str, User] = {}
         self._tokens: dict[str, Token] = {}
+        self._sweep_at = _SWEEP_MIN  # the next purge of expired tokens, when this many are kept (amortized O(1))
         self._seed()
 
     # -- seeding -----------------------------------------------------------------------------------------
@@ -138,10 +145,11 @@ class Identity:
         with self.lock:
             self.auth = self._default_auth
             self._seed()
+            cutoff = _now() - EXPIRED_KEPT
             self._tokens = {
                 k: t for k, t in self._tokens.items()
                 if t.user_id in self.users and (t.project_id is None or t.project_id in self.projects)
-                and (t.domain_id is None or t.domain_id in self.domains)
+                and (t.domain_id is None or t.domain_id in self.domains) and t.expires_at > cutoff
             }
 
     def add_domain(self, name: str, *, domain_id: str | None = None) -> Domain:
@@ -257,7 +265,22 @@ class Identity:
             domain_id=domain_id,
         )
         self._tokens[token.id] = token
+        self._bound_tokens()
         return token
+
+    def _bound_tokens(self) -> None:
+        if len(self._tokens) >= self._sweep_at:
+            cutoff = _now() - EXPIRED_KEPT
+            self._tokens = {k: t for k, t in self._tokens.items() if t.expires_at > cutoff}
+            self._sweep_at = max(_SWEEP_MIN, 2 * len(self._tokens))
+        while len(self._tokens) > MAX_TOKENS:
+            del self._tokens[next(iter(self._tokens))]  # the oldest issued
+
+    @property
+    def token_count(self) -> int:
+        """Tokens kept (live ones, and expired ones not purged yet)."""
+        with self.lock:
+            return len(self._tokens)
 
     # -- authentication (POST /auth/tokens) ------------------------------------------------------------------
     def authenticate(self, body: Mapping[str, Any], auth_url: str) -> Token:

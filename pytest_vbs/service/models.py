@@ -263,6 +263,12 @@ class Project:
         self.policies: dict[str, Policy] = {}  #: backup policies by id, in creation order
         self.backup_gigabytes = 0  #: the sizes of all backups, kept as they come and go (quota checks)
 
+    @property
+    def empty(self) -> bool:
+        """Holds nothing a fresh project would not (a read of an unknown project id made it)."""
+        return not (self.volumes or self.snapshots or self.backups or self.jobs or self.policies
+                    or self.backup_gigabytes or any(limit != -1 for limit in self.quota.values()))
+
     def add_backup(self, backup: Backup) -> None:
         self.backups[backup.id] = backup
         self.backup_gigabytes += backup.size

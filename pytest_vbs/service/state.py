@@ -34,6 +34,10 @@ from pytest_vbs.service.models import (
 )
 
 
+#: Projects kept before the first sweep of empty ones (``State.prune``).
+PRUNE_MIN = 256
+
+
 class State:
     """All projects, guarded by one re-entrant lock; every public method takes it."""
 
@@ -49,6 +53,7 @@ class State:
         self.clock = Clock()
         self._last_time = datetime.min
         self._projects: dict[str, Project] = {}
+        self._prune_at = PRUNE_MIN  # the next sweep of empty projects, when this many are kept (amortized O(1))
         #: Backup sharings across projects, by sharing id (``sharing.py``).
         self.sharings: dict[str, Sharing] = {}
         #: Called with (old, new) times whenever a test advances the clock (policy schedules use it).
@@ -90,6 +95,15 @@ class State:
             if project is None:
                 project = self._projects[project_id] = Project(project_id)
             return project
+
+    def prune(self) -> None:
+        """Forget empty projects (a read of an unknown id makes one) when twice as many are kept as after the last
+        sweep; the pipeline calls it between requests. A forgotten project comes back empty when next used."""
+        with self.lock:
+            if len(self._projects) < self._prune_at:
+                return
+            self._projects = {k: p for k, p in self._projects.items() if not p.empty}
+            self._prune_at = max(PRUNE_MIN, 2 * len(self._projects))
 
     def projects(self) -> list[Project]:
         with self.lock:

@@ -187,6 +187,7 @@ class VBSApp:
             response.set_headers({MICROVERSION_HEADER: f"volume {version_text(exchange.microversion)}",
                                   "Vary": MICROVERSION_HEADER})
         self._record(exchange, response)
+        self.state.prune()  # empty projects of unknown ids do not pile up in a long-lived serve
         return response
 
     def _answer(self, exchange: _Exchange, route_error: APIError | None) -> Reply:
