@@ -17,6 +17,9 @@ pytest.register_assert_rewrite("pytest_vbs.assertions")
 if TYPE_CHECKING:
     from pytest_vbs.fake import FakeVBS
 
+#: How long the ``vbs`` fixture's teardown waits for requests its test began and left running, in seconds.
+LEFTOVER_GRACE = 1.0
+
 _OPTIONS = (
     # (name, help, default)
     ("host", "address the fake VBS server binds to", "127.0.0.1"),
@@ -109,6 +112,7 @@ def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
 def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS]:
     """The fake VBS, clean for this test: no volumes, backups, journal entries or faults."""
     vbs_server.reset()
+    generation = vbs_server.app.flights.generation  # requests begun from now on are this test's
     fake = vbs_server
     marker = request.node.get_closest_marker("vbs")
     if marker is not None:
@@ -122,10 +126,12 @@ def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS
     for fault in reversed(list(request.node.iter_markers("vbs_fault"))):  # outermost (module/class) first
         fake.fail(*fault.args, **fault.kwargs)
     yield fake
+    failures = _leftover_requests(vbs_server, generation)
     errors = vbs_server.app.take_unexpected_errors()
     if errors:
-        pytest.fail("The fake VBS server raised unexpectedly while serving this test:\n" + "\n".join(errors),
-                    pytrace=False)
+        failures.append("The fake VBS server raised unexpectedly while serving this test:\n" + "\n".join(errors))
+    if failures:
+        pytest.fail("\n\n".join(failures), pytrace=False)
     if _strict(request):
         from pytest_vbs.assertions import assert_all_requests_valid  # deferred for import cost
 
@@ -136,6 +142,17 @@ def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS
             problems = str(error)
         if problems is not None:  # outside the except block: pytest shows the listing once
             pytest.fail(f"vbs strict mode: {problems}", pytrace=False)
+
+
+def _leftover_requests(server: FakeVBS, generation: int) -> list[str]:
+    """The requests the test began that are still being served after :data:`LEFTOVER_GRACE` (as a problem)."""
+    left = server.app.flights.wait(generation, LEFTOVER_GRACE)
+    if not left:
+        return []
+    shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+    return [f"{len(left)} request(s) this test sent to the fake VBS were still being served {LEFTOVER_GRACE:g} s "
+            f"after it ended: {shown}. They will not be recorded in the next test's journal; wait for them (join "
+            "the threads the test started) before the test ends."]
 
 
 def _strict(request: pytest.FixtureRequest) -> bool:

@@ -33,7 +33,6 @@ from pytest_vbs.service.models import (
     Volume,
 )
 
-
 #: Projects kept before the first sweep of empty ones (``State.prune``).
 PRUNE_MIN = 256
 

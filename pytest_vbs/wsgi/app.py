@@ -31,6 +31,7 @@ from pytest_vbs.journal import Journal, RecordedRequest
 from pytest_vbs.service import Identity, State
 from pytest_vbs.service.identity import TOKEN_HEADER
 from pytest_vbs.wsgi import validation
+from pytest_vbs.wsgi.flights import Flights
 from pytest_vbs.wsgi.reply import Reply, answer_response, json_response
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class _Exchange:
     args: dict[str, str]
     family: Family
     entry: RecordedRequest
+    generation: int  #: the reset generation the request began in
     microversion: tuple[int, int] | None = None
     journal_json: Any = _UNSET  #: the handler's result, when the answer is the handler's
 
@@ -104,6 +106,7 @@ class VBSApp:
         self._errors_lock = threading.Lock()
         self._unexpected: list[str] = []
         self._unexpected_dropped = 0
+        self.flights = Flights()  #: reset generations and the requests in flight
 
     # -- control ----------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -113,6 +116,7 @@ class VBSApp:
         takes them, so a test that hit a bug of the fake and then reset still fails.
         ``POST /__vbs__/reset`` calls :attr:`on_reset` instead, which the owning ``FakeVBS`` points at its
         own reset (defaults restored, ``pytest_vbs_configure`` run again)."""
+        self.flights.new_generation()  # requests still in flight are not recorded in the new journal
         self.state.reset()
         self.identity.reset()
         self.journal.clear()
@@ -149,10 +153,19 @@ class VBSApp:
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Reply:
-        """Answer one request: the operation's answer, a hook's, or the family's error envelope; then record it."""
+        """Answer one request: the operation's answer, a hook's, or the family's error envelope; then record it
+        (unless a reset came while it was served: :mod:`pytest_vbs.wsgi.flights`)."""
+        ticket, generation = self.flights.begin(f"{request.method} {request.path}")
+        try:
+            return self._handle(request, generation)
+        finally:
+            self.flights.end(ticket)
+
+    def _handle(self, request: Request, generation: int) -> Reply:
         operation, args, route_error = self._route(request)
         exchange = _Exchange(
             request=request,
+            generation=generation,
             operation=operation,
             args=args,
             family=operation.family if operation else family_of(request.path),
@@ -237,8 +250,10 @@ class VBSApp:
         else:
             entry.keep_response(response.body)
         if operation is None or operation.journal:
-            self.journal.append(entry)
-            if self.hook is not None:
+            with self.flights.holding(exchange.generation) as current:
+                if current:  # no reset since it began: it belongs to this journal
+                    self.journal.append(entry)
+            if current and self.hook is not None:
                 try:
                     self.hook.pytest_vbs_answered(app=self, request=entry)
                 except Exception:  # an observer's bug: the answer stands, the test fails at teardown

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -262,3 +264,23 @@ def test_control_routes_answer_405_for_other_methods(vbs: FakeVBS, http: request
 
     assert_error(response, 405, "badMethod")
     assert response.headers["Allow"] == "POST"
+
+
+def test_a_request_delayed_across_a_reset_is_not_recorded_after_it(vbs: FakeVBS, http: requests.Session) -> None:
+    """Issue 15 item 7: the reset starts a new generation; a request begun before it stays out of the new journal."""
+    rule = vbs.fail("list_backups", delay=0.5)
+    before = vbs.app.flights.generation
+    answers: list[int] = []
+    thread = threading.Thread(target=lambda: answers.append(requests.get(f"{vbs.endpoint}/backups", timeout=30)
+                                                            .status_code))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not rule.matched and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+    assert http.post(control(vbs, "reset")).status_code == 200
+    assert vbs.app.flights.wait(before, timeout=30) == []  # it finished
+    thread.join(30)
+    assert answers == [200]
+    assert vbs.requests == []
+    assert http.get(control(vbs, "requests")).json()["requests"] == []

@@ -300,3 +300,37 @@ def test_a_bad_journal_budget_is_a_usage_error(pytester: pytest.Pytester, settin
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--vbs-journal-bytes (ini: vbs_journal_bytes)*"])
+
+
+def test_a_request_left_running_fails_its_test_and_stays_out_of_the_next_journal(pytester: pytest.Pytester) -> None:
+    """Issue 15 item 7: a request delayed across the reset between two tests."""
+    pytester.makepyfile(
+        """
+        import threading
+        import time
+        import requests
+
+        leaked = []
+
+        def test_leaves_a_request_running(vbs):
+            rule = vbs.fail("list_backups", delay=2.5)
+            thread = threading.Thread(target=requests.get, args=(f"{vbs.endpoint}/backups",), kwargs={"timeout": 30})
+            thread.start()
+            leaked.append(thread)
+            deadline = time.monotonic() + 30
+            while not rule.matched and time.monotonic() < deadline:  # the request is in the fake, delayed
+                time.sleep(0.005)
+
+        def test_next_one_does_not_see_it(vbs):
+            leaked[0].join(30)
+            assert not leaked[0].is_alive()
+            assert vbs.requests == []
+        """
+    )
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_leaves_a_request_running*",
+                                 "*1 request(s) this test sent to the fake VBS were still being served 1 s after it "
+                                 "ended: GET /v3/*/backups*"])
