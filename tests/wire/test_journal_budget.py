@@ -18,6 +18,7 @@ import requests
 from serve_support import serve
 
 from pytest_vbs import FakeVBS
+from pytest_vbs.assertions import request_problems
 from pytest_vbs.journal import (
     BODY_KEPT,
     CUT_MARK,
@@ -72,6 +73,16 @@ def test_a_large_body_keeps_its_head_its_length_and_a_marker(vbs: FakeVBS, http:
     assert (entry.body_length, entry.truncated, entry.json) == (len(body), ("body",), None)
     shown = http.get(f"{vbs.url}/__vbs__/requests").json()["requests"][-1]
     assert (shown["body_length"], shown["truncated"], shown["json"]) == (len(body), ["body"], None)
+
+
+def test_strict_mode_names_a_body_too_long_to_check(vbs: FakeVBS, http: requests.Session) -> None:
+    http.post(f"{vbs.endpoint}/backups", json={"backup": {"volume_id": "v", "description": "d" * 100_000}})
+
+    problems = request_problems(vbs.requests[-1])
+
+    assert len(problems) == 1
+    assert "longer than the journal keeps" in problems[0]
+    assert "could not be checked" in problems[0]
 
 
 def test_a_mid_sized_body_is_kept_once_and_parsed_when_read(vbs: FakeVBS, http: requests.Session) -> None:
