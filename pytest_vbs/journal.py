@@ -208,7 +208,8 @@ class Journal:
         self._evicted = 0
 
     def append(self, entry: RecordedRequest) -> None:
-        weight = entry.compact()
+        """Record ``entry``, cut to the limits (:meth:`RecordedRequest.compact`, unless done already)."""
+        weight = entry.weight or entry.compact()
         with self._lock:
             entry.seq, self._next_seq = self._next_seq, self._next_seq + 1
             self._entries.append(entry)

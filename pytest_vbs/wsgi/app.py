@@ -250,6 +250,7 @@ class VBSApp:
         else:
             entry.keep_response(response.body)
         if operation is None or operation.journal:
+            entry.compact()  # the CPU part of recording, before the generation is held
             with self.flights.holding(exchange.generation) as current:
                 if current:  # no reset since it began: it belongs to this journal
                     self.journal.append(entry)
