@@ -298,7 +298,8 @@ class FakeVBS:
     # -- journal ---------------------------------------------------------------------------------------
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request the fake answered since the last reset, oldest first."""
+        """Every request the fake answered since the last reset, oldest first (within the journal's byte budget:
+        ``journal.evicted`` counts the oldest entries dropped to stay in it)."""
         return self.journal.entries()
 
     def assert_called(self, operation: str, times: int | None = None, json: Any = None) -> list[RecordedRequest]:
