@@ -13,7 +13,7 @@ from pytest_vbs import FakeVBS
 
 THREADS = 16
 CREATES = 10
-SHARING_OWNERS, SHARING_READERS, SHARING_ROUNDS = 4, 6, 150
+SHARING_OWNERS, SHARING_READERS, SHARING_ROUNDS = 4, 6, 100
 
 
 def test_parallel_creates_and_lists(vbs: FakeVBS) -> None:
