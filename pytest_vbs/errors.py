@@ -11,7 +11,7 @@ The fake identity service (``/identity``) answers like Keystone: ``{"error": {"c
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 # Cinder's fault names; any other status is a ``computeFault``.
 FAULT_NAMES: Mapping[int, str] = {
@@ -112,3 +112,15 @@ def error_body(family: Family, status: int, message: str, code: str | None = Non
 
         return {"error": {"code": status, "message": message, "title": HTTP_STATUS_CODES.get(status, "Error")}}
     return {FAULT_NAMES.get(status, "computeFault"): {"code": status, "message": message}}
+
+
+def unknown_name(kind: str, name: object, known: Iterable[str], *, shown: int = 6) -> str:
+    """``unknown <kind> 'x' (did you mean 'y'?); known: a, b, c ...``: the nearest name (difflib) and at most
+    ``shown`` of the known names, so a typo gets a short message however long the list is."""
+    import difflib  # lazily: the plugin imports this module in every pytest run
+
+    names = sorted(known)
+    near = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    listed = ", ".join(names[:shown]) + (f" ... ({len(names)} in all)" if len(names) > shown else "")
+    return f"unknown {kind} {name!r}{hint}; known: {listed}"

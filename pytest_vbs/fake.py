@@ -6,21 +6,25 @@ service, the journal, the application and the server, and wires them together.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from pytest_vbs import assertions, clients, openapi
+from pytest_vbs import assertions, clients, openapi, schemas
+from pytest_vbs.errors import unknown_name
 from pytest_vbs.faults import FaultRule
 from pytest_vbs.hookspecs import standalone_plugin_manager
 from pytest_vbs.journal import DEFAULT_JOURNAL_BYTES, Journal, RecordedRequest
 from pytest_vbs.journal import journal_bytes as journal_budget
 from pytest_vbs.service import scheduler
 from pytest_vbs.service.identity import DEFAULT_PROJECT_ID, Identity
-from pytest_vbs.service.models import Backup, Policy, Snapshot, TransitionMode, Volume
+from pytest_vbs.service.models import MAX_BACKUPS_PER_VOLUME, Backup, Job, Policy, Snapshot, TransitionMode, Volume
 from pytest_vbs.service.policies import seed as seed_policy
 from pytest_vbs.service.state import State
 from pytest_vbs.wsgi.app import DEFAULT_MAX_BODY, VBSApp
@@ -29,7 +33,12 @@ from pytest_vbs.wsgi.serving import VBSServer
 if TYPE_CHECKING:
     from openstack.connection import Connection
 
-__all__ = ["DEFAULT_PROJECT_ID", "FakeVBS"]
+__all__ = ["DEFAULT_PROJECT_ID", "FakeVBS", "SeedingWarning"]
+
+
+class SeedingWarning(UserWarning):
+    """A seeding helper made what the API itself refuses to make (a 21st backup of a volume): the test goes on,
+    and a suite that means it filters the warning (``filterwarnings = ignore::pytest_vbs.SeedingWarning``)."""
 
 
 class FakeVBS:
@@ -41,6 +50,10 @@ class FakeVBS:
             volume_id = fake.add_volume(size=10)
             ...  # point your client at fake.endpoint
     """
+
+    #: Set by the pytest plugin while a test runs: how :meth:`isolated` configures (marks) and checks (strict mode)
+    #: a clean fake for that test.
+    test_scope: Callable[[FakeVBS], AbstractContextManager[FakeVBS]] | None = None
 
     def __init__(
         self,
@@ -101,6 +114,21 @@ class FakeVBS:
         self.state.configure(transitions=self._defaults[0], reads=self._defaults[1])
         self._configured()
 
+    @contextlib.contextmanager
+    def isolated(self) -> Iterator[FakeVBS]:
+        """A clean fake for one block, clean again after it: for each example of a hypothesis ``@given`` test, where
+        the function-scoped ``vbs`` fixture cannot be used. In a test it applies the test's marks and strict mode
+        (``with vbs_server.isolated() as fake:``); outside pytest it only resets."""
+        if self.test_scope is not None:
+            with self.test_scope(self) as fake:
+                yield fake
+            return
+        self.reset()
+        try:
+            yield self
+        finally:
+            self.reset()
+
     def _configured(self) -> None:
         self.hook.pytest_vbs_configure(fake=self)
 
@@ -125,6 +153,11 @@ class FakeVBS:
     def endpoint_v2(self) -> str:
         """The deprecated native v2 endpoint of this project: ``{url}/v2/{project_id}``."""
         return f"{self.url}/v2/{self.project_id}"
+
+    @property
+    def endpoint_v1(self) -> str:
+        """The VBS job endpoint of this project: ``{url}/v1/{project_id}`` (``GET {endpoint_v1}/jobs/{job_id}``)."""
+        return f"{self.url}/v1/{self.project_id}"
 
     @property
     def auth_url(self) -> str:
@@ -162,11 +195,15 @@ class FakeVBS:
 
     # -- seeding and state ---------------------------------------------------------------------------
     def add_volume(self, size: int = 10, status: str = "available", *, name: str | None = None) -> str:
-        """Create a volume (disk) in this project; returns its id."""
+        """Create a volume (disk) in this project; returns its id. ``status`` as VBS spells it (``in-use``)."""
+        _check_seed("add_volume", "control_add_volume",
+                    {"project_id": self.project_id, "size": size, "status": status, "name": name})
         return self.state.add_volume(self.project_id, size=size, status=status, name=name).id
 
     def add_snapshot(self, volume_id: str, *, status: str = "available", name: str | None = None) -> str:
         """Create a snapshot of ``volume_id``; returns its id."""
+        _check_seed("add_snapshot", "control_add_snapshot",
+                    {"project_id": self.project_id, "volume_id": volume_id, "status": status, "name": name})
         return self.state.add_snapshot(self.project_id, volume_id, status=status, name=name).id
 
     def add_backup(
@@ -180,8 +217,10 @@ class FakeVBS:
         created_at: datetime | None = None,
         fail_reason: str | None = None,
     ) -> str:
-        """Seed a backup directly, in any status and at any time (a volume is made when none is given)."""
-        return self.state.add_backup(
+        """Seed a backup directly, in any status and at any time (a volume is made when none is given).
+
+        Past the API's 20 backups per volume it warns (:class:`SeedingWarning`): the API would refuse the next one."""
+        backup = self.state.add_backup(
             self.project_id,
             volume_id=volume_id,
             name=name,
@@ -190,13 +229,24 @@ class FakeVBS:
             size=size,
             created_at=created_at,
             fail_reason=fail_reason,
-        ).id
+        )
+        count = len(self.state.volume(self.project_id, backup.volume_id).backup_ids)
+        if count > MAX_BACKUPS_PER_VOLUME:
+            warnings.warn(f"add_backup: volume {backup.volume_id} now has {count} backups; the API refuses more "
+                          f"than {MAX_BACKUPS_PER_VOLUME} per volume (VolumeBackup.0040)", SeedingWarning, stacklevel=2)
+        return backup.id
 
     @property
     def backups(self) -> dict[str, Backup]:
         """This project's backups by id (copies: changing them changes nothing)."""
         with self.state.lock:
             return {k: copy.copy(v) for k, v in self.state.project(self.project_id).backups.items()}
+
+    @property
+    def jobs(self) -> dict[str, Job]:
+        """This project's VBS-native jobs by id (``create_vbs_backup`` ... return their ids; copies)."""
+        with self.state.lock:
+            return copy.deepcopy(self.state.project(self.project_id).jobs)
 
     @property
     def volumes(self) -> dict[str, Volume]:
@@ -210,8 +260,16 @@ class FakeVBS:
 
     # -- lifecycle of backups --------------------------------------------------------------------------
     def set_transitions(self, mode: TransitionMode | str, reads: int | None = None) -> None:
-        """``"immediate"`` (default), ``"reads"`` (settle after ``reads`` reads) or ``"manual"``."""
-        self.state.configure(transitions=TransitionMode(mode), reads=reads)
+        """``"immediate"`` (default), ``"reads"`` (settle after ``reads`` reads, >= 1) or ``"manual"``."""
+        modes = [m.value for m in TransitionMode]
+        if not isinstance(mode, TransitionMode) and mode not in modes:
+            raise ValueError(unknown_name("transition mode", mode, modes))
+        mode = TransitionMode(mode)
+        if reads is not None and mode is not TransitionMode.READS:
+            raise ValueError(f"reads={reads!r} applies only to the 'reads' mode, not {mode.value!r}")
+        if reads is not None and (not isinstance(reads, int) or isinstance(reads, bool) or reads < 1):
+            raise ValueError(f"reads must be an integer >= 1, not {reads!r}")
+        self.state.configure(transitions=mode, reads=reads)
 
     def advance(self, backup_id: str | None = None, *, fail_reason: str | None = None) -> int:
         """Complete this project's pending transitions (or one backup's); with ``fail_reason`` they fail.
@@ -323,3 +381,11 @@ class FakeVBS:
 def _openapi_document(server_url: str) -> dict[str, Any]:
     """The control API's ``GET /__vbs__/openapi.json``: every operation, ``servers`` set to the fake's URL."""
     return openapi.document(server_url=server_url)
+
+
+def _check_seed(verb: str, schema: str, fields: dict[str, Any]) -> None:
+    """A seeding helper's arguments against the control API's schema for the same seeding: ``ValueError``."""
+    body = {key: value for key, value in fields.items() if value is not None}
+    problems = schemas.violations("requests", schema, body)
+    if problems:
+        raise ValueError(f"{verb}: " + "; ".join(f"{v.path} {v.rule}, got {v.value!r}" for v in problems))

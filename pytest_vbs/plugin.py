@@ -5,12 +5,15 @@ Importing this module must stay cheap: it is loaded by every pytest run once pyt
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import argparse
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_vbs.errors import ERROR_STATUSES
+from pytest_vbs.markers import TRANSITION_MODES, MarkerError, Settings, ini_lines, misplaced
 
 pytest.register_assert_rewrite("pytest_vbs.assertions")
 
@@ -20,23 +23,59 @@ if TYPE_CHECKING:
 #: How long the ``vbs`` fixture's teardown waits for requests its test began and left running, in seconds.
 LEFTOVER_GRACE = 1.0
 
-_OPTIONS = (
-    # (name, help, default)
-    ("host", "address the fake VBS server binds to", "127.0.0.1"),
-    ("port", "port of the fake VBS server (0: a free port)", "0"),
-    ("project_id", "project id the vbs fixture acts in", ""),
-    ("transitions", "when asynchronous status changes happen: immediate, reads or manual", "immediate"),
-    ("reads", "with transitions=reads: how many reads see the transient status", "1"),
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except (TypeError, ValueError):
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer from {low} to {high}")
+        return value
+
+    return convert
+
+
+def _choice(*values: str) -> Callable[[str], str]:
+    def convert(text: str) -> str:
+        if text not in values:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(values)}")
+        return text
+
+    return convert
+
+
+def _journal_bytes(text: str) -> int:
+    from pytest_vbs.journal import journal_bytes  # deferred for import cost
+
+    try:
+        return journal_bytes(text, name="--vbs-journal-bytes (ini: vbs_journal_bytes)")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+_OPTIONS: tuple[tuple[str, str, str, Callable[[str], Any]], ...] = (
+    # (name, help, default, converter: the command-line option's type and the ini value's check)
+    ("host", "address the fake VBS server binds to", "127.0.0.1", str),
+    ("port", "port of the fake VBS server (0: a free port; with pytest-xdist, worker gwN binds port + N)", "0",
+     _int_in(0, 65535)),
+    ("project_id", "project id the vbs fixture acts in", "", str),
+    ("transitions", "when asynchronous status changes happen: " + ", ".join(TRANSITION_MODES), "immediate",
+     _choice(*TRANSITION_MODES)),
+    ("reads", "with transitions=reads: how many reads see the transient status (>= 1)", "1", _int_in(1, 1_000_000)),
     ("journal_bytes", "memory budget of the request journal, e.g. 16MiB (at least 4MiB; oldest entries evicted)",
-     "64MiB"),
+     "64MiB", _journal_bytes),
 )
+_FLAGS = ("strict", "auth", "control")
+_SETTINGS = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("vbs", "fake Volume Backup Service (pytest-vbs)")
-    for name, help_text, default in _OPTIONS:
+    for name, help_text, default, convert in _OPTIONS:
         flag = "--vbs-" + name.replace("_", "-")
-        group.addoption(flag, dest=f"vbs_{name}", default=None, help=f"{help_text} (ini: vbs_{name})")
+        group.addoption(flag, dest=f"vbs_{name}", default=None, type=convert, help=f"{help_text} (ini: vbs_{name})")
         parser.addini(f"vbs_{name}", help_text, default=default)
     group.addoption("--vbs-strict", action="store_true", dest="vbs_strict", default=None,
                     help="fail a test at teardown when it sent a request that breaks the documented schema "
@@ -59,47 +98,83 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from pytest_vbs.journal import journal_bytes  # deferred for import cost
+    for line in ini_lines():
+        config.addinivalue_line("markers", line)
+    config.stash[_SETTINGS] = _settings(config)
 
+
+def _settings(config: pytest.Config) -> dict[str, Any]:
+    """Every setting, the command line winning over the ini file; a bad ini value is a usage error now."""
+    settings: dict[str, Any] = {}
+    for name, _help, _default, convert in _OPTIONS:
+        value = config.getoption(f"vbs_{name}")
+        try:
+            settings[name] = value if value is not None else convert(str(config.getini(f"vbs_{name}")))
+        except (argparse.ArgumentTypeError, ValueError) as error:
+            raise pytest.UsageError(f"ini vbs_{name}: {error}") from None
+    for name in _FLAGS:
+        option = config.getoption(f"vbs_{name}")
+        try:
+            settings[name] = bool(option) if option is not None else bool(config.getini(f"vbs_{name}"))
+        except ValueError as error:
+            raise pytest.UsageError(f"ini vbs_{name}: {error} (true or false)") from None
+    worker = getattr(config, "workerinput", {}).get("workerid", "")
+    if settings["port"] and worker.startswith("gw"):  # pytest-xdist: one server per worker, each on its own port
+        settings["port"] += int(worker[2:])
+        if settings["port"] > 65535:
+            raise pytest.UsageError(f"--vbs-port: worker {worker} would bind {settings['port']} (> 65535)")
+    return settings
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Check the test's vbs marks before its fixtures run: a usage error names the marker and what it allows."""
+    problem = misplaced(item, getattr(item, "fixturenames", ()))
+    if problem is None:
+        try:
+            item.stash[_MARKS] = Settings.of(item)
+        except MarkerError as error:
+            problem = str(error)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+
+
+_MARKS = pytest.StashKey[Settings]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """While the test runs, ``vbs_server.isolated()`` knows its marks and strict mode."""
+    server = getattr(item, "funcargs", {}).get("vbs_server")
+    if server is None:
+        yield
+        return
+    server.test_scope = lambda fake: _scope(fake, item)
     try:
-        journal_bytes(_setting(config, "journal_bytes"), name="--vbs-journal-bytes (ini: vbs_journal_bytes)")
-    except ValueError as error:
-        raise pytest.UsageError(str(error)) from None
-    config.addinivalue_line(
-        "markers",
-        "vbs(transitions=None, reads=None, project_id=None, auth=None): configure the fake VBS for this test",
-    )
-    config.addinivalue_line(
-        "markers",
-        "vbs_strict: fail this test at teardown if it sent a request that breaks the documented VBS schema",
-    )
-    config.addinivalue_line(
-        "markers",
-        "vbs_fault(operation='*', status=None, **options): inject a fault into the fake VBS for this test "
-        "(same arguments as vbs.fail; repeatable)",
-    )
-
-
-def _setting(config: pytest.Config, name: str) -> str:
-    value = config.getoption(f"vbs_{name}")
-    return str(value if value is not None else config.getini(f"vbs_{name}"))
+        yield
+    finally:
+        server.test_scope = None
 
 
 @pytest.fixture(scope="session")
 def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
-    """The fake VBS server of this session (of this xdist worker), started once."""
+    """The fake VBS server of this session (of this xdist worker), started once.
+
+    For session-wide needs only (its URL, a client built once, ``isolated()`` in hypothesis tests): it is not reset
+    for a test, and the marks apply only through ``vbs`` and ``vbs_server.isolated()``."""
     from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS  # deferred for import cost: only when a test needs it
 
+    settings = pytestconfig.stash[_SETTINGS]
     fake = FakeVBS(
-        _setting(pytestconfig, "host"),
-        int(_setting(pytestconfig, "port")),
-        project_id=_setting(pytestconfig, "project_id") or DEFAULT_PROJECT_ID,
-        transitions=_setting(pytestconfig, "transitions"),
-        reads=int(_setting(pytestconfig, "reads")),
+        settings["host"],
+        settings["port"],
+        project_id=settings["project_id"] or DEFAULT_PROJECT_ID,
+        transitions=settings["transitions"],
+        reads=settings["reads"],
         plugin_manager=pytestconfig.pluginmanager,
-        auth=_flag(pytestconfig, "auth"),
-        control=_flag(pytestconfig, "control"),
-        journal_bytes=_setting(pytestconfig, "journal_bytes"),
+        auth=settings["auth"],
+        control=settings["control"],
+        journal_bytes=settings["journal_bytes"],
     )
     fake.start()
     try:
@@ -110,38 +185,50 @@ def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
 
 @pytest.fixture
 def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS]:
-    """The fake VBS, clean for this test: no volumes, backups, journal entries or faults."""
-    vbs_server.reset()
-    generation = vbs_server.app.flights.generation  # requests begun from now on are this test's
-    fake = vbs_server
-    marker = request.node.get_closest_marker("vbs")
-    if marker is not None:
-        options = dict(marker.kwargs)
-        if "project_id" in options:
-            fake = vbs_server.for_project(options.pop("project_id"))
-        if "auth" in options:
-            fake.auth = bool(options.pop("auth"))
-        if options:
-            fake.set_transitions(options.get("transitions", fake.state.transitions), options.get("reads"))
-    for fault in reversed(list(request.node.iter_markers("vbs_fault"))):  # outermost (module/class) first
-        fake.fail(*fault.args, **fault.kwargs)
-    yield fake
-    failures = _leftover_requests(vbs_server, generation)
-    errors = vbs_server.app.take_unexpected_errors()
+    """The fake VBS, clean for this test (no volumes, backups, journal entries or faults), configured by its marks;
+    clean again after it, so nothing a test did is visible to a later one."""
+    with _scope(vbs_server, request.node) as fake:
+        yield fake
+
+
+@contextlib.contextmanager
+def _scope(server: FakeVBS, item: pytest.Item) -> Iterator[FakeVBS]:
+    """A clean fake configured by the test's marks; after it, the fake's own crashes and strict mode, then reset."""
+    server.reset()
+    generation = server.app.flights.generation  # requests begun from now on are this test's
+    try:
+        marks = item.stash[_MARKS] if _MARKS in item.stash else Settings.of(item)
+        fake = marks.apply(server)
+    except MarkerError as error:
+        server.reset()
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield fake
+        strict = marks.strict if marks.strict is not None else _flag(item.config, "strict")
+        problems = _problems(server, fake, generation, strict)
+    finally:
+        server.reset()
+    if problems:
+        pytest.fail(problems, pytrace=False)
+
+
+def _problems(server: FakeVBS, fake: FakeVBS, generation: int, strict: bool) -> str:
+    """What fails the test after it ran: requests it left running and the fake's own crashes, then (strict mode)
+    undocumented requests."""
+    failures = _leftover_requests(server, generation)
+    errors = server.app.take_unexpected_errors()
     if errors:
         failures.append("The fake VBS server raised unexpectedly while serving this test:\n" + "\n".join(errors))
     if failures:
-        pytest.fail("\n\n".join(failures), pytrace=False)
-    if _strict(request):
+        return "\n\n".join(failures)
+    if strict:
         from pytest_vbs.assertions import assert_all_requests_valid  # deferred for import cost
 
-        problems = None
         try:
             assert_all_requests_valid(fake.requests)
         except AssertionError as error:
-            problems = str(error)
-        if problems is not None:  # outside the except block: pytest shows the listing once
-            pytest.fail(f"vbs strict mode: {problems}", pytrace=False)
+            return f"vbs strict mode: {error}"
+    return ""
 
 
 def _leftover_requests(server: FakeVBS, generation: int) -> list[str]:
@@ -155,16 +242,9 @@ def _leftover_requests(server: FakeVBS, generation: int) -> list[str]:
             "the threads the test started) before the test ends."]
 
 
-def _strict(request: pytest.FixtureRequest) -> bool:
-    if request.node.get_closest_marker("vbs_strict") is not None:
-        return True
-    return _flag(request.config, "strict")
-
-
 def _flag(config: pytest.Config, name: str) -> bool:
     """A boolean setting: the command-line flag if given, else the ini key."""
-    option = config.getoption(f"vbs_{name}")
-    return bool(option) if option is not None else bool(config.getini(f"vbs_{name}"))
+    return bool(config.stash[_SETTINGS][name])
 
 
 @pytest.fixture(params=ERROR_STATUSES, ids=[str(s) for s in ERROR_STATUSES])

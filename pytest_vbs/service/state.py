@@ -254,6 +254,9 @@ class State:
         unknown = set(limits) - set(QUOTA_TYPES)
         if unknown:
             raise ValueError(f"unknown quota type(s) {sorted(unknown)}; known: {QUOTA_TYPES}")
+        for name, limit in limits.items():
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < -1:
+                raise ValueError(f"quota {name} must be an integer >= 0, or -1 for unlimited; got {limit!r}")
         with self.lock:
             self.project(project_id).quota.update(limits)
 

@@ -128,7 +128,7 @@ def test_strict_mode_option_and_marker_are_registered(pytester: pytest.Pytester)
     assert "--vbs-strict" in help_text
     assert "vbs_strict" in help_text
     markers = pytester.runpytest("--markers").stdout.str()
-    assert "@pytest.mark.vbs_strict:" in markers
+    assert "@pytest.mark.vbs_strict(enabled): strict mode for this test" in markers
 
 
 def test_strict_failure_is_reported_once_without_a_traceback_into_the_plugin(pytester: pytest.Pytester) -> None:
