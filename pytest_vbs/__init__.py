@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_vbs.assertions import assert_valid_request, assert_valid_response
     from pytest_vbs.errors import ERROR_STATUSES, APIError
-    from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
+    from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS, SeedingWarning
     from pytest_vbs.faults import FaultRule, WireFault
     from pytest_vbs.hookspecs import Answer, hookimpl
     from pytest_vbs.journal import RecordedRequest
@@ -43,6 +43,7 @@ _WHERE = {
     "Policy": _MODELS,
     "RecordedRequest": "pytest_vbs.journal",
     "ScheduledPolicy": _MODELS,
+    "SeedingWarning": "pytest_vbs.fake",
     "Sharing": _MODELS,
     "Snapshot": _MODELS,
     "Task": _MODELS,
@@ -67,6 +68,7 @@ __all__ = [
     "Policy",
     "RecordedRequest",
     "ScheduledPolicy",
+    "SeedingWarning",
     "Sharing",
     "Snapshot",
     "Task",

@@ -116,7 +116,7 @@ def _settings(config: pytest.Config) -> dict[str, Any]:
         option = config.getoption(f"vbs_{name}")
         try:
             settings[name] = bool(option) if option is not None else bool(config.getini(f"vbs_{name}"))
-        except ValueError as error:
+        except (ValueError, pytest.UsageError) as error:  # pytest >= 9 raises UsageError, without the key's name
             raise pytest.UsageError(f"ini vbs_{name}: {error} (true or false)") from None
     worker = getattr(config, "workerinput", {}).get("workerid", "")
     if settings["port"] and worker.startswith("gw"):  # pytest-xdist: one server per worker, each on its own port
