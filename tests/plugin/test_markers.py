@@ -16,7 +16,7 @@ def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
 
 
 def test_the_table_knows_every_transition_mode() -> None:
-    assert TRANSITION_MODES == tuple(mode.value for mode in TransitionMode)
+    assert tuple(mode.value for mode in TransitionMode) == TRANSITION_MODES
 
 
 @pytest.mark.parametrize(("mark", "expected"), [
@@ -198,6 +198,7 @@ def test_isolated_outside_pytest_only_resets() -> None:
     with FakeVBS() as fake:
         fake.add_volume()
         with fake.isolated() as clean:
-            assert clean is fake and fake.volumes == {}
+            assert clean is fake
+            assert fake.volumes == {}
             fake.add_volume()
         assert fake.volumes == {}
