@@ -167,11 +167,17 @@ class Settings:
         return fake
 
 
-def misplaced(item: pytest.Item, fixtures: Iterable[str]) -> str | None:
-    """Why the test's own vbs marks cannot apply (it uses neither fixture), or None."""
+def own_marks(item: pytest.Item) -> str:
+    """The vbs marks set on the test function itself (``@pytest.mark.vbs, ...``), or ``""``."""
     own = sorted({mark.name for mark in getattr(item, "own_markers", []) if mark.name in MARKERS})
-    if not own or set(FIXTURES) & set(fixtures):
+    return ", ".join(f"@pytest.mark.{name}" for name in own)
+
+
+def misplaced(item: pytest.Item, fixtures: Iterable[str]) -> str | None:
+    """Why the test's own vbs marks cannot apply (it uses neither fixture), or None. Marks of a module or class
+    apply to the tests in it that use a fixture."""
+    marks = own_marks(item)
+    if not marks or set(FIXTURES) & set(fixtures):
         return None
-    names = ", ".join(f"@pytest.mark.{name}" for name in own)
-    return (f"{names} on {item.name}: this test uses neither the 'vbs' fixture nor 'vbs_server', so the mark "
+    return (f"{marks} on {item.name}: this test uses neither the 'vbs' fixture nor 'vbs_server', so the mark "
             "would do nothing; add the 'vbs' argument to the test (or use vbs_server.isolated())")

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_vbs.errors import ERROR_STATUSES
-from pytest_vbs.markers import TRANSITION_MODES, MarkerError, Settings, ini_lines, misplaced
+from pytest_vbs.markers import TRANSITION_MODES, MarkerError, Settings, ini_lines, misplaced, own_marks
 
 pytest.register_assert_rewrite("pytest_vbs.assertions")
 
 if TYPE_CHECKING:
+    import pluggy
+
     from pytest_vbs.fake import FakeVBS
 
 #: How long the ``vbs`` fixture's teardown waits for requests its test began and left running, in seconds.
@@ -143,17 +145,29 @@ _MARKS = pytest.StashKey[Settings]()
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """While the test runs, ``vbs_server.isolated()`` knows its marks and strict mode."""
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, pluggy.Result[None], None]:
+    """While the test runs, ``vbs_server.isolated()`` knows its marks and strict mode; a test that has marks and
+    only ``vbs_server`` must use it, or its marks did nothing."""
     server = getattr(item, "funcargs", {}).get("vbs_server")
     if server is None:
         yield
         return
-    server.test_scope = lambda fake: _scope(fake, item)
+    used: list[bool] = []
+
+    def scope(fake: FakeVBS) -> contextlib.AbstractContextManager[FakeVBS]:
+        used.append(True)
+        return _scope(fake, item)
+
+    server.test_scope = scope
     try:
-        yield
+        outcome = yield
     finally:
         server.test_scope = None
+    marks = own_marks(item)
+    if marks and not used and "vbs" not in getattr(item, "fixturenames", ()) and outcome.excinfo is None:
+        outcome.force_exception(pytest.fail.Exception(
+            f"{marks} on {item.name}: this test uses vbs_server but neither the 'vbs' fixture nor "
+            "vbs_server.isolated(), so the mark did nothing", pytrace=False))
 
 
 @pytest.fixture(scope="session")

@@ -202,3 +202,22 @@ def test_isolated_outside_pytest_only_resets() -> None:
             assert fake.volumes == {}
             fake.add_volume()
         assert fake.volumes == {}
+
+
+def test_marks_on_a_vbs_server_test_need_isolated(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+        import pytest
+
+        @pytest.mark.vbs_fault("create_backup", 503)
+        def test_marks_without_isolated(vbs_server):
+            pass
+
+        @pytest.mark.vbs_fault("create_backup", 503)
+        def test_marks_with_isolated(vbs_server):
+            with vbs_server.isolated() as fake:
+                assert len(fake.faults.rules()) == 1
+        """)
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.vbs_fault on test_marks_without_isolated: this test uses vbs_server "
+                                 "but neither the 'vbs' fixture nor vbs_server.isolated(), so the mark did nothing*"])
