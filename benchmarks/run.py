@@ -8,7 +8,8 @@ contenders round by round (medians of rounds; ratios taken within the same run):
 2. per-test cost in real pytest runs (subprocesses over generated test files), baseline subtracted;
 3. keep-alive round trip and 8-thread throughput over ``requests.Session``, and the in-process mode;
 4. what loading the plugin costs every pytest run;
-5. scale: pages and get-one at 100 / 10 000 / 100 000 stored backups, memory per backup, journal bound.
+5. scale: pages and get-one at 100 / 10 000 / 100 000 stored backups, memory per backup, journal bound;
+6. the start-up of a one-test pytest run, with and without pytest-vbs and hypothesis (``startup.py``).
 
 Writes ``benchmarks/RESULTS.md`` (or ``--output``): machine, versions, medians, ratios and each target of
 issue 9 with met/missed. ``--quick`` runs tiny sizes (seconds) to check that the script works.
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import startup
 from floor import BareServer, CeilingServer, canned_app
 from pytest_httpserver import HTTPServer
 from werkzeug.test import Client
@@ -869,6 +871,16 @@ def bench_plugin_load(cfg: Config, report: Report, workdir: Path) -> None:
                     f"{ms(value)} of it in `{name}` and what it imports (see section 4).")
 
 
+def bench_startup(cfg: Config, report: Report, workdir: Path) -> None:
+    print("6. start-up of a pytest run", flush=True)
+    medians = startup.measure(1 if cfg.quick else 7, workdir, quick=cfg.quick)
+    report.section("6. Start-up of a one-test pytest run", startup.INTRO, startup.HEADER, startup.rows(medians),
+                   after=startup.AFTER)
+    wall, cpu = startup.added_by_vbs(medians)
+    report.target("pytest-vbs adds ≤ 100 ms to a one-test pytest run (bytecode written; issue 16)",
+                  f"{ms(cpu)} CPU ({ms(wall)} wall)", cpu <= startup.TARGET)
+
+
 # -- 5. scale ------------------------------------------------------------------------------------------------
 def seed(fake: FakeVBS, count: int, per_volume: int = 20) -> list[str]:
     state, project = fake.state, fake.project_id
@@ -1084,13 +1096,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check the script runs (seconds)")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md", help="where to write the results")
-    parser.add_argument("--only", action="append", choices=["1", "2", "3", "4", "5"],
+    parser.add_argument("--only", action="append", choices=["1", "2", "3", "4", "5", "6"],
                         help="run only these sections (repeatable; for profiling)")
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
     report = Report(cfg)
     started = time.perf_counter()
-    selected = set(args.only or ["1", "2", "3", "4", "5"])
+    selected = set(args.only or ["1", "2", "3", "4", "5", "6"])
     with tempfile.TemporaryDirectory(prefix="pytest-vbs-bench-") as tmp, quiet_werkzeug():
         workdir = Path(tmp)
         PYCACHE[:] = [str(workdir / "pycache")]
@@ -1100,6 +1112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("3", lambda: bench_round_trip(cfg, report)),
             ("4", lambda: bench_plugin_load(cfg, report, workdir)),
             ("5", lambda: bench_scale(cfg, report)),
+            ("6", lambda: bench_startup(cfg, report, workdir)),
         ]
         for number, run in sections:
             if number in selected:

@@ -19,7 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as error:  # hypothesis is an optional extra: it costs every pytest run (benchmarks/RESULTS.md)
+    raise ImportError("pytest_vbs.strategies needs hypothesis: pip install 'pytest-vbs[hypothesis]'") from error
 
 from pytest_vbs import schemas
 from pytest_vbs.hypothesis_types import BackupName

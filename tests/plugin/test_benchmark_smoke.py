@@ -20,6 +20,7 @@ SECTIONS = (
     "## 4. What loading the plugin costs every pytest run",
     "## 5. Scale",
     "## 5b. Memory",
+    "## 6. Start-up of a one-test pytest run",
 )
 
 
