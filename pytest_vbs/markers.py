@@ -64,19 +64,19 @@ class Marker:
     help: str
     arguments: tuple[Argument, ...]
     positional: tuple[str, ...] = ()  #: the arguments a positional value stands for, in order
+    signature: str = ""  #: how error messages show the arguments when they are too many to list
 
     def allowed(self) -> list[str]:
         return [argument.name for argument in self.arguments]
 
     def describe(self) -> str:
-        return f"@pytest.mark.{self.name}({', '.join(self.allowed())})"
+        return f"@pytest.mark.{self.name}({self.signature or ', '.join(self.allowed())})"
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The mark's arguments by name, each checked; :class:`MarkerError` otherwise."""
         if len(args) > len(self.positional):
             takes = f"at most {len(self.positional)} ({', '.join(self.positional)})" if self.positional else "none"
-            raise self.error(f"takes {takes} positional argument(s), got {len(args)}: {args!r}; "
-                             f"use keywords ({', '.join(self.allowed())})")
+            raise self.error(f"takes {takes} positional argument(s), got {len(args)}: {args!r}; use keywords")
         bound = dict(zip(self.positional, args, strict=False))
         for name, value in kwargs.items():
             if name in bound:
@@ -95,6 +95,7 @@ class Marker:
         return MarkerError(f"@pytest.mark.{self.name}: {problem} (allowed: {self.describe()})")
 
 
+#: The keyword arguments of ``FakeVBS.fail`` (``tests/plugin/test_markers.py`` holds the two together).
 _FAULT_KEYWORDS = ("times", "probability", "nth", "delay", "fault", "after_commit", "message", "code", "method",
                    "path", "retry_after", "seed")
 
@@ -114,7 +115,7 @@ MARKERS: dict[str, Marker] = {m.name: m for m in (
     Marker("vbs_fault", "inject a fault into the fake VBS for this test (the arguments of vbs.fail; repeatable)", (
         Argument("operation", by_fail), Argument("status", by_fail),
         *(Argument(name, by_fail) for name in _FAULT_KEYWORDS),
-    ), positional=("operation", "status")),
+    ), positional=("operation", "status"), signature="operation, status, **the keywords of vbs.fail"),
 )}
 
 

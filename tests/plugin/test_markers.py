@@ -4,9 +4,12 @@ items 2-5). Each case runs a small test file in a fresh pytest (``pytester``).""
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
-from pytest_vbs.markers import MARKERS, TRANSITION_MODES
+from pytest_vbs import FakeVBS
+from pytest_vbs.markers import MARKERS, TRANSITION_MODES, MarkerError
 from pytest_vbs.service.models import TransitionMode
 
 
@@ -24,7 +27,7 @@ def test_the_table_knows_every_transition_mode() -> None:
      "@pytest.mark.vbs: unknown keyword 'transition' (did you mean 'transitions'?); known: auth, project_id, reads, "
      "strict, transitions (allowed: @pytest.mark.vbs(transitions, reads, project_id, auth, strict))"),
     ('vbs("manual")', "@pytest.mark.vbs: takes none positional argument(s), got 1: ('manual',); use keywords "
-     "(transitions, reads, project_id, auth, strict)"),
+     "(allowed: @pytest.mark.vbs(transitions, reads, project_id, auth, strict))"),
     ('vbs(transitions="slow")', "@pytest.mark.vbs: transitions='slow': must be one of 'immediate', 'reads', 'manual'"),
     ("vbs(reads=0)", "@pytest.mark.vbs: reads=0: must be an integer >= 1"),
     ('vbs(auth="yes")', "@pytest.mark.vbs: auth='yes': must be True or False"),
@@ -34,7 +37,9 @@ def test_the_table_knows_every_transition_mode() -> None:
     ('vbs_fault("create_backup", 503, time=2)', "@pytest.mark.vbs_fault: unknown keyword 'time' (did you mean "
      "'times'?)"),
     ('vbs_fault("create_backup", 503, 2)', "@pytest.mark.vbs_fault: takes at most 2 (operation, status)"),
-    ('vbs_fault("create_backup", 700)', "@pytest.mark.vbs_fault: "),
+    ('vbs_fault("create_backup", 700)', "@pytest.mark.vbs_fault: status must be"),
+    ('vbs_fault("create_backup", 503, time=2)', "(allowed: @pytest.mark.vbs_fault(operation, status, **the keywords "
+     "of vbs.fail))"),
 ])
 def test_a_bad_mark_is_a_usage_error_at_setup(pytester: pytest.Pytester, mark: str, expected: str) -> None:
     result = run(pytester, f"""
@@ -56,8 +61,14 @@ def test_a_bad_mark_is_a_usage_error_at_setup(pytester: pytest.Pytester, mark: s
 
 
 def test_a_long_keyword_list_is_not_dumped() -> None:
-    message = str(MARKERS["vbs_fault"].error("x"))
-    assert len(message) < 300
+    with pytest.raises(MarkerError) as raised:
+        MARKERS["vbs_fault"].bind((), {"tmies": 1})
+    assert len(raised.value.args[0].split(", ")) <= 8, raised.value
+
+
+def test_the_fault_marker_takes_the_arguments_of_fail() -> None:
+    parameters = inspect.signature(FakeVBS.fail).parameters
+    assert MARKERS["vbs_fault"].allowed() == [name for name in parameters if name != "self"]
 
 
 @pytest.mark.parametrize("mark", ['vbs(transitions="manual")', "vbs_strict", 'vbs_fault("create_backup", 503)'])
