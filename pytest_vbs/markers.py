@@ -84,15 +84,16 @@ class Marker:
             bound[name] = value
         rows = {argument.name: argument for argument in self.arguments}
         for name, value in bound.items():
-            if name not in rows:
-                raise self.error(unknown_name("keyword", name, rows))
+            if name not in rows:  # the known names are listed, and the signature too when they are many
+                raise self.error(unknown_name("keyword", name, rows), signature=bool(self.signature))
             problem = rows[name].check(value)
             if problem is not None:
                 raise self.error(f"{name}={value!r}: {problem}")
         return bound
 
-    def error(self, problem: str) -> MarkerError:
-        return MarkerError(f"@pytest.mark.{self.name}: {problem} (allowed: {self.describe()})")
+    def error(self, problem: str, *, signature: bool = True) -> MarkerError:
+        allowed = f" (allowed: {self.describe()})" if signature else ""
+        return MarkerError(f"@pytest.mark.{self.name}: {problem}{allowed}")
 
 
 #: The keyword arguments of ``FakeVBS.fail`` (``tests/plugin/test_markers.py`` holds the two together).
