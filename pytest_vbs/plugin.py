@@ -70,7 +70,8 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[str], Any]], ...] = (
      "64MiB", _journal_bytes),
 )
 _FLAGS = ("strict", "auth", "control")
-_SETTINGS = pytest.StashKey[dict[str, Any]]()
+_SETTINGS = pytest.StashKey[dict[str, Any]]()  #: the checked settings of the run (pytest_configure)
+_MARKS = pytest.StashKey[Settings]()  #: the checked marks of a test (pytest_runtest_setup)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -139,9 +140,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             problem = str(error)
     if problem is not None:
         pytest.fail(problem, pytrace=False)
-
-
-_MARKS = pytest.StashKey[Settings]()
 
 
 @pytest.hookimpl(hookwrapper=True)
