@@ -93,7 +93,7 @@ def test_the_marker_chooses_the_project(vbs: FakeVBS, http: requests.Session, di
 def test_dirty_the_fake(vbs: FakeVBS, http: requests.Session, disk: Disk) -> None:
     create(http, vbs.endpoint, disk)
     vbs.for_project("other").add_backup()
-    vbs.set_transitions("manual", reads=5)
+    vbs.set_transitions("reads", reads=5)
     create(http, vbs.endpoint, disk)
 
     assert len(vbs.backups) == 2

@@ -63,7 +63,7 @@ def test_reads_mode_from_the_marker(vbs: FakeVBS, http: requests.Session, disk: 
     assert seen == ["creating", "creating", "available", "available"]
 
 
-@pytest.mark.parametrize("reads", [0, 1, 3])
+@pytest.mark.parametrize("reads", [1, 3])  # 0 is refused (tests/api/test_seeding.py)
 def test_reads_mode_shows_the_transient_status_n_times(
     vbs: FakeVBS, http: requests.Session, disk: Disk, reads: int
 ) -> None:
