@@ -230,7 +230,8 @@ class FakeVBS:
             created_at=created_at,
             fail_reason=fail_reason,
         )
-        count = len(self.state.volume(self.project_id, backup.volume_id).backup_ids)
+        with self.state.lock:
+            count = len(self.state.volume(self.project_id, backup.volume_id).backup_ids)
         if count > MAX_BACKUPS_PER_VOLUME:
             warnings.warn(f"add_backup: volume {backup.volume_id} now has {count} backups; the API refuses more "
                           f"than {MAX_BACKUPS_PER_VOLUME} per volume (VolumeBackup.0040)", SeedingWarning, stacklevel=2)
