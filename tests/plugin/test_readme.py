@@ -6,6 +6,7 @@ README's API coverage table agrees with the operation table."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -30,6 +31,16 @@ def test_the_readme_and_the_docs_have_recipes() -> None:
     assert len([name for name, *_ in RECIPES if name.startswith("README")]) >= 4
     assert {name.split(":")[0] for name, *_ in RECIPES} >= {"assertions.md", "fault-injection.md", "policies.md",
                                                             "reading-state.md"}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+def test_every_python_block_parses(page: Path) -> None:
+    """Blocks that are not test files (one-line snippets, hooks) are at least valid Python."""
+    for index, (_, block) in enumerate(BLOCK.findall(page.read_text(encoding="utf-8"))):
+        try:
+            ast.parse(block)
+        except SyntaxError as error:
+            pytest.fail(f"{page.name} block {index}: {error}")
 
 
 @pytest.mark.parametrize(("source", "outcomes"), [(block, outcomes) for _, block, outcomes in RECIPES],
