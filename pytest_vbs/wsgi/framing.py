@@ -1,0 +1,79 @@
+"""Whether a request head says unambiguously where its body ends (RFC 9112 sections 3.2, 5, 6), judged before
+anything reads the body.
+
+A head that fails answers 400 (501 for a transfer coding the fake does not implement) and the connection closes:
+were the server to guess, the bytes of the body could be read as a second request (request smuggling). So:
+
+* every header line has a name, a colon and no whitespace before it (``Content-Length : 5`` is refused: the
+  parser would otherwise stop there and leave the rest of the head, and the body, on the stream);
+* no value is folded over lines or holds a NUL;
+* ``Transfer-Encoding`` is a list of tokens whose last one is ``chunked`` (``gzip``, ``xchunked``,
+  ``chunked, gzip`` are refused), only with HTTP/1.1 and never with ``Content-Length``;
+* ``Content-Length`` appears once (its digits are the app's check);
+* HTTP/1.1 requests carry exactly one ``Host``, and any ``Host`` is a valid ``host[:port]``.
+"""
+
+from __future__ import annotations
+
+import re
+from email import errors
+from email.message import Message
+
+#: ``host[:port]`` (RFC 3986 authority without userinfo): a bracketed IP literal or a registered name / IPv4.
+_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]{0,5})?")
+_CONTROL = re.compile(r"[\r\n\x00]")
+#: What the header parser reports for a line it could not take as a header (it drops it, or stops there).
+_BAD_LINE = (errors.MissingHeaderBodySeparatorDefect, errors.FirstHeaderLineIsContinuationDefect, errors.HeaderDefect)
+
+
+def valid_host(value: str) -> bool:
+    """Whether ``value`` is a syntactically valid ``Host`` (safe to put into URLs and quoted headers)."""
+    return _HOST.fullmatch(value) is not None
+
+
+def transfer_codings(headers: Message) -> list[str] | None:
+    """The transfer codings of every ``Transfer-Encoding`` line, in order, lowercased (``None`` without one)."""
+    lines = headers.get_all("Transfer-Encoding")
+    if lines is None:
+        return None
+    return [token.strip().lower() for line in lines for token in str(line).split(",") if token.strip()]
+
+
+def _leftover(message: Message) -> bool:
+    """Whether the parser kept text after the headers as a "body" (it stopped at a line it could not read;
+    with a ``multipart`` or ``message`` content type it parsed that text as parts)."""
+    payload = message.get_payload()
+    if isinstance(payload, list):
+        return any(part.keys() or _leftover(part) for part in payload)
+    return bool(payload)
+
+
+def head_error(headers: Message, version: str) -> tuple[int, str] | None:
+    """The status and message that refuse this request head, or ``None`` when its framing is sound."""
+    if any(isinstance(defect, _BAD_LINE) for defect in headers.defects) or _leftover(headers):
+        return 400, "Malformed header line (whitespace before the colon, or no colon)"
+    for name, value in headers.items():
+        if _CONTROL.search(str(value)):
+            return 400, f"Header {name[:40]!r} is folded over lines or contains NUL"
+    http11 = version != "HTTP/1.0"
+    hosts = headers.get_all("Host") or []
+    if len(hosts) > 1:
+        return 400, "More than one Host header"
+    if http11 and not hosts:
+        return 400, "An HTTP/1.1 request needs a Host header"
+    if hosts and not valid_host(str(hosts[0])):
+        return 400, "Invalid Host header"
+    lengths = headers.get_all("Content-Length") or []
+    codings = transfer_codings(headers)
+    if codings is not None:
+        if not http11:
+            return 400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"
+        if lengths:
+            return 400, "A request must not have both Transfer-Encoding and Content-Length"
+        if not codings or codings[-1] != "chunked" or codings.count("chunked") > 1:
+            return 400, "The last transfer coding must be chunked (and only the last)"
+        if len(codings) > 1:
+            return 501, f"Transfer coding {codings[0][:40]!r} is not implemented (only chunked is)"
+    if len(lengths) > 1:
+        return 400, "More than one Content-Length header"
+    return None
