@@ -335,12 +335,11 @@ class VBSApp:
             raise APIError(400, f"Invalid Content-Length header {declared[:40]!r}.", reason="malformed_json")
         try:
             data = _read_limited(request.stream, self.max_body + 1)
-        except TimeoutError:  # silent for the server's idle timeout mid-body
-            request.environ[ENVIRON_CLOSE] = True
-            raise APIError(408, "The rest of the request body did not arrive in time.", reason="body_timeout",
-                           headers={"Connection": "close"}) from None
         except (OSError, ValueError, HTTPException) as error:  # a broken chunked body, a client gone mid-body
             request.environ[ENVIRON_CLOSE] = True
+            if _timed_out(error):  # silent for the server's idle timeout mid-body
+                raise APIError(408, "The rest of the request body did not arrive in time.", reason="body_timeout",
+                               headers={"Connection": "close"}) from None
             raise APIError(400, f"The request body could not be read: {error}.", reason="malformed_json") from None
         if len(data) > self.max_body:
             request.environ[ENVIRON_CLOSE] = True
@@ -388,6 +387,15 @@ class VBSApp:
             path=request.path,
             headers=request.headers,
         )
+
+
+def _timed_out(error: BaseException | None) -> bool:
+    """Whether ``error`` is, or was raised while handling, a socket timeout (werkzeug wraps it)."""
+    while error is not None:
+        if isinstance(error, TimeoutError):
+            return True
+        error = error.__context__
+    return False
 
 
 def _read_limited(stream: Any, limit: int) -> bytes:

@@ -10,7 +10,9 @@ were the server to guess, the bytes of the body could be read as a second reques
 * ``Transfer-Encoding`` is a list of tokens whose last one is ``chunked`` (``gzip``, ``xchunked``,
   ``chunked, gzip`` are refused), only with HTTP/1.1 and never with ``Content-Length``;
 * ``Content-Length`` appears once (its digits are the app's check);
-* HTTP/1.1 requests carry exactly one ``Host``, and any ``Host`` is a valid ``host[:port]``.
+* HTTP/1.1 requests carry exactly one ``Host``, and any ``Host`` (or the authority of an absolute request
+  target, which stands for it) is a valid ``host[:port]``: what the app reflects into links and
+  ``WWW-Authenticate`` is never more than that.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import re
 from email import errors
 from email.message import Message
+from urllib.parse import urlsplit
 
 #: ``host[:port]`` (RFC 3986 authority without userinfo): a bracketed IP literal or a registered name / IPv4.
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]{0,5})?")
@@ -39,6 +42,13 @@ def transfer_codings(headers: Message) -> list[str] | None:
     return [token.strip().lower() for line in lines for token in str(line).split(",") if token.strip()]
 
 
+def _authority(target: str) -> str:
+    try:
+        return urlsplit(target).netloc
+    except ValueError:  # an unbalanced bracket
+        return "["
+
+
 def _leftover(message: Message) -> bool:
     """Whether the parser kept text after the headers as a "body" (it stopped at a line it could not read;
     with a ``multipart`` or ``message`` content type it parsed that text as parts)."""
@@ -48,8 +58,9 @@ def _leftover(message: Message) -> bool:
     return bool(payload)
 
 
-def head_error(headers: Message, version: str) -> tuple[int, str] | None:
-    """The status and message that refuse this request head, or ``None`` when its framing is sound."""
+def head_error(headers: Message, version: str, target: str = "/") -> tuple[int, str] | None:
+    """The status and message that refuse this request head (``target``: the request line's), or ``None``
+    when its framing is sound."""
     if any(isinstance(defect, _BAD_LINE) for defect in headers.defects) or _leftover(headers):
         return 400, "Malformed header line (whitespace before the colon, or no colon)"
     for name, value in headers.items():
@@ -63,6 +74,8 @@ def head_error(headers: Message, version: str) -> tuple[int, str] | None:
         return 400, "An HTTP/1.1 request needs a Host header"
     if hosts and not valid_host(str(hosts[0])):
         return 400, "Invalid Host header"
+    if "://" in target[:16] and not valid_host(_authority(target)):
+        return 400, "Invalid authority in the request target"
     lengths = headers.get_all("Content-Length") or []
     codings = transfer_codings(headers)
     if codings is not None:

@@ -80,7 +80,7 @@ class _Handler(WSGIRequestHandler):
         """http.server's parsing, then the framing checks of :func:`framing.head_error` (400 and close)."""
         if not super().parse_request():
             return False
-        refused = framing.head_error(self.headers, self.request_version)
+        refused = framing.head_error(self.headers, self.request_version, self.path)
         if refused is not None:
             self.send_error(*refused)
             return False
