@@ -170,7 +170,9 @@ def test_an_http_1_0_keep_alive_answer_says_keep_alive_and_the_connection_serves
 
 
 # -- Expect: 100-continue ------------------------------------------------------------------------------------------
-def _expecting(vbs: FakeVBS, disk: Disk, *, version: str = "HTTP/1.1", length: int | None = None) -> tuple[bytes, bytes]:
+def _expecting(
+    vbs: FakeVBS, disk: Disk, *, version: str = "HTTP/1.1", length: int | None = None
+) -> tuple[bytes, bytes]:
     body = json.dumps(disk.backup(name="expected")).encode()
     head = request("POST", f"/v3/{vbs.project_id}/backups", version=version, headers={
         "Content-Type": "application/json", "Expect": "100-continue",
