@@ -5,6 +5,7 @@ answered 503, delays that end the moment the fake stops, and a route cache that 
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import threading
 import time
@@ -12,10 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from serve_support import serve
 from vbs_support import Disk
 from wire_support import TIMEOUT, converse, read_answer, read_until_closed, request
 
 from pytest_vbs import FakeVBS
+from pytest_vbs.cli import main
 from pytest_vbs.wsgi.app import ROUTE_CACHE_CHARS
 
 IDLE = 0.3
@@ -111,6 +114,35 @@ INVALID = [
 def test_invalid_limits_are_refused(kwargs: dict[str, object], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message.replace("(", r"\(")):
         FakeVBS(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--idle-timeout", "0"], "argument --idle-timeout: must be above 0: '0'"),
+    (["--idle-timeout", "soon"], "argument --idle-timeout: not a number: 'soon'"),
+    (["--idle-timeout", "inf"], "argument --idle-timeout: must be above 0"),
+    (["--max-connections", "0"], "argument --max-connections: must be above 0"),
+    (["--max-connections", "2.5"], "argument --max-connections: not a number: '2.5'"),
+])
+def test_serve_refuses_invalid_limits(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", *argv])
+
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_serve_applies_its_limits() -> None:
+    with serve("--idle-timeout", "0.3", "--max-connections", "1") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
+            sock.sendall(request("GET", "/v3"))
+            assert read_answer(sock).statuses == [200]
+            refused = converse(server.port, request("GET", "/v3"))
+            idle = read_until_closed(sock, quiet=TIMEOUT)
+        status, output = server.stop(signal.SIGTERM)
+
+    assert refused.statuses == [503]
+    assert idle.closed
+    assert status == 0, output
 
 
 # -- the connection cap --------------------------------------------------------------------------------------------
