@@ -452,6 +452,7 @@ class VBSServer:
         thread.join()
         httpd.close_connections()
         httpd.server_close()  # closes the listening socket and the refused connections, joins the threads
+        httpd.stopping.clear()  # the app's delays wait again (in-process use of a stopped fake)
         wake_r.close()
         wake_w.close()
         self._httpd = self._thread = self._wake_r = self._wake_w = None
