@@ -54,7 +54,7 @@ def _leftover(message: Message) -> bool:
     with a ``multipart`` or ``message`` content type it parsed that text as parts)."""
     payload = message.get_payload()
     if isinstance(payload, list):
-        return any(part.keys() or _leftover(part) for part in payload)
+        return any(not isinstance(part, Message) or bool(part.keys()) or _leftover(part) for part in payload)
     return bool(payload)
 
 
