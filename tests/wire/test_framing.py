@@ -154,6 +154,18 @@ def test_www_authenticate_reflects_a_valid_host_only(vbs: FakeVBS) -> None:
         assert b"evil" not in stream.data
 
 
+def test_a_401_fault_reflects_a_valid_host_only(vbs: FakeVBS) -> None:
+    vbs.fail("list_backups", 401)
+    path = f"/v3/{vbs.project_id}/backups"
+
+    fine = converse(vbs.server.port, request("GET", path, host="vbs.example", headers={"Connection": "close"}))
+    hostile = converse(vbs.server.port, request("GET", path, host='x", evil="1'))
+
+    assert fine.header("WWW-Authenticate") == 'Keystone uri="http://vbs.example/identity/v3"'
+    assert hostile.statuses == [400], hostile.data
+    assert b"evil" not in hostile.data
+
+
 # -- HTTP/1.0 keep-alive -----------------------------------------------------------------------------------------
 def test_an_http_1_0_keep_alive_answer_says_keep_alive_and_the_connection_serves_again(vbs: FakeVBS) -> None:
     ask = request("GET", "/v3", version="HTTP/1.0", headers={"Connection": "keep-alive"})
