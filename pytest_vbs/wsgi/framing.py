@@ -34,14 +34,6 @@ def valid_host(value: str) -> bool:
     return _HOST.fullmatch(value) is not None
 
 
-def transfer_codings(headers: Message) -> list[str] | None:
-    """The transfer codings of every ``Transfer-Encoding`` line, in order, lowercased (``None`` without one)."""
-    lines = headers.get_all("Transfer-Encoding")
-    if lines is None:
-        return None
-    return [token.strip().lower() for line in lines for token in str(line).split(",") if token.strip()]
-
-
 def _authority(target: str) -> str:
     try:
         return urlsplit(target).netloc
@@ -63,22 +55,33 @@ def head_error(headers: Message, version: str, target: str = "/") -> tuple[int, 
     when its framing is sound."""
     if any(isinstance(defect, _BAD_LINE) for defect in headers.defects) or _leftover(headers):
         return 400, "Malformed header line (whitespace before the colon, or no colon)"
-    for name, value in headers.items():
-        if _CONTROL.search(str(value)):
+    fields: dict[str, list[str]] = {"host": [], "content-length": [], "transfer-encoding": []}
+    for name, value in headers.items():  # one pass: this runs for every request
+        if _CONTROL.search(value):
             return 400, f"Header {name[:40]!r} is folded over lines or contains NUL"
+        found = fields.get(name.lower())
+        if found is not None:
+            found.append(value)
     http11 = version != "HTTP/1.0"
-    hosts = headers.get_all("Host") or []
+    return (_host_error(fields["host"], http11, target)
+            or _length_error(fields["content-length"], fields["transfer-encoding"], http11))
+
+
+def _host_error(hosts: list[str], http11: bool, target: str) -> tuple[int, str] | None:
     if len(hosts) > 1:
         return 400, "More than one Host header"
     if http11 and not hosts:
         return 400, "An HTTP/1.1 request needs a Host header"
-    if hosts and not valid_host(str(hosts[0])):
+    if hosts and not valid_host(hosts[0]):
         return 400, "Invalid Host header"
     if "://" in target[:16] and not valid_host(_authority(target)):
         return 400, "Invalid authority in the request target"
-    lengths = headers.get_all("Content-Length") or []
-    codings = transfer_codings(headers)
-    if codings is not None:
+    return None
+
+
+def _length_error(lengths: list[str], encodings: list[str], http11: bool) -> tuple[int, str] | None:
+    if encodings:
+        codings = [token.strip().lower() for line in encodings for token in line.split(",") if token.strip()]
         if not http11:
             return 400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"
         if lengths:
