@@ -63,8 +63,8 @@ class FakeVBS:
         ``control=False`` turns the ``/__vbs__`` control API off (its routes answer 404, like unknown ones);
         ``projects`` restricts the project ids served (others answer 404; by default any id works);
         ``journal_bytes`` is the request journal's memory budget (bytes, or text like ``"16MiB"``; at least 4 MiB):
-        past it the oldest entries are evicted; ``idle_timeout`` closes a connection silent for that many seconds (60); ``max_connections`` caps the
-        connections open at once (512; more are answered 503 and closed)."""
+        past it the oldest entries are evicted; ``idle_timeout`` closes a connection silent for that many seconds
+        (60); ``max_connections`` caps the connections open at once (512; more are answered 503 and closed)."""
         self.project_id = project_id
         self._defaults = (TransitionMode(transitions), reads)
         self.state = State(transitions=TransitionMode(transitions), reads=reads)

@@ -228,10 +228,10 @@ def send(url):
     except requests.ConnectionError:
         pass  # the fake stopped at the end of the session
 
-def test_leaves_a_delayed_request_behind(vbs):
-    vbs.fail("list_backups", delay=30)
-    threading.Thread(target=send, args=(vbs.endpoint + "/backups",), daemon=True).start()
-    while vbs.faults.rules()[0].matched == 0:
+def test_leaves_a_delayed_request_behind(vbs_server):  # not vbs: its teardown would wait for the request
+    vbs_server.fail("list_backups", delay=30)
+    threading.Thread(target=send, args=(vbs_server.endpoint + "/backups",), daemon=True).start()
+    while vbs_server.faults.rules()[0].matched == 0:
         time.sleep(0.01)
     pathlib.Path({ended!r}).write_text(repr(time.monotonic()))
 """
