@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import math
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
 from pytest_vbs.hookspecs import standalone_plugin_manager
 from pytest_vbs.journal import DEFAULT_JOURNAL_BYTES, journal_bytes
 from pytest_vbs.service.identity import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from pytest_vbs.service.models import TransitionMode
+from pytest_vbs.wsgi.serving import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--journal-bytes", type=_journal_bytes, default=DEFAULT_JOURNAL_BYTES, metavar="SIZE",
                        help="memory budget of the request journal, e.g. 16MiB (at least 4MiB); the oldest entries "
                             "are evicted past it (default: 64MiB)")
+    serve.add_argument("--idle-timeout", type=_positive(float), default=DEFAULT_IDLE_TIMEOUT, metavar="SECONDS",
+                       help="close a connection silent this long: keep-alive, a partial request or body "
+                            f"(default: {DEFAULT_IDLE_TIMEOUT:g})")
+    serve.add_argument("--max-connections", type=_positive(int), default=DEFAULT_MAX_CONNECTIONS, metavar="N",
+                       help="connections served at once; more are answered 503 and closed "
+                            f"(default: {DEFAULT_MAX_CONNECTIONS})")
     return parser
 
 
@@ -49,13 +57,29 @@ def _journal_bytes(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse ``type`` accepting a finite number above 0 of ``kind``."""
+    def convert(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
+        return value
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     plugins = [importlib.import_module(name) for name in args.plugin]
     manager = standalone_plugin_manager(*plugins)
     fake = FakeVBS(args.host, args.port, project_id=args.project_id, transitions=args.transitions,
                    reads=args.reads, plugin_manager=manager, auth=args.auth, control=not args.no_control,
-                   projects=args.projects, journal_bytes=args.journal_bytes)
+                   projects=args.projects, journal_bytes=args.journal_bytes,
+                   idle_timeout=args.idle_timeout, max_connections=args.max_connections)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with fake:

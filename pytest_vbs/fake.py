@@ -28,7 +28,7 @@ from pytest_vbs.service.models import MAX_BACKUPS_PER_VOLUME, Backup, Job, Polic
 from pytest_vbs.service.policies import seed as seed_policy
 from pytest_vbs.service.state import State
 from pytest_vbs.wsgi.app import DEFAULT_MAX_BODY, VBSApp
-from pytest_vbs.wsgi.serving import VBSServer
+from pytest_vbs.wsgi.serving import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, VBSServer
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -69,12 +69,15 @@ class FakeVBS:
         control: bool = True,
         projects: Iterable[str] | None = None,
         journal_bytes: int | str = DEFAULT_JOURNAL_BYTES,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         """``host`` is 127.0.0.1 unless other machines must reach the fake (binding 0.0.0.0 or :: warns);
         ``control=False`` turns the ``/__vbs__`` control API off (its routes answer 404, like unknown ones);
         ``projects`` restricts the project ids served (others answer 404; by default any id works);
         ``journal_bytes`` is the request journal's memory budget (bytes, or text like ``"16MiB"``; at least 4 MiB):
-        past it the oldest entries are evicted."""
+        past it the oldest entries are evicted; ``idle_timeout`` closes a connection silent for that many seconds
+        (60); ``max_connections`` caps the connections open at once (512; more are answered 503 and closed)."""
         self.project_id = project_id
         self._defaults = (TransitionMode(transitions), reads)
         self.state = State(transitions=TransitionMode(transitions), reads=reads)
@@ -88,7 +91,7 @@ class FakeVBS:
                           control=control, projects=projects, openapi=_openapi_document)
         self.faults = self.app.faults
         self.app.on_reset = self.reset
-        self.server = VBSServer(self.app, host, port)
+        self.server = VBSServer(self.app, host, port, idle_timeout=idle_timeout, max_connections=max_connections)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> FakeVBS:

@@ -155,11 +155,13 @@ class FaultInjector:
     give; ``allowed_methods`` the methods served at a path (for the ``Allow`` header of a 405)."""
 
     def __init__(
-        self, owner: object, *, operations: Collection[str], allowed_methods: Callable[[str], list[str]]
+        self, owner: object, *, operations: Collection[str], allowed_methods: Callable[[str], list[str]],
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.owner = owner
         self.operations = operations
         self.allowed_methods = allowed_methods
+        self.sleep = sleep  #: how a latency-only rule waits (the app's ends at once when its server stops)
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
 
@@ -191,7 +193,7 @@ class FaultInjector:
                 continue
             pause = rule.pause()
             if rule.status is None and rule.fault is None:
-                time.sleep(pause)  # latency only: then the next rule, or the fake itself, answers
+                self.sleep(pause)  # latency only: then the next rule, or the fake itself, answers
                 request.fault = f"delay {pause:.3f}"
                 continue
             label = " ".join(str(part) for part in (rule.status, rule.fault) if part is not None)

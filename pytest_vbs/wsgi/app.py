@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
@@ -32,6 +31,7 @@ from pytest_vbs.service import Identity, State
 from pytest_vbs.service.identity import TOKEN_HEADER
 from pytest_vbs.wsgi import validation
 from pytest_vbs.wsgi.flights import Flights
+from pytest_vbs.wsgi.framing import valid_host
 from pytest_vbs.wsgi.reply import Reply, answer_response, json_response
 
 if TYPE_CHECKING:
@@ -39,10 +39,15 @@ if TYPE_CHECKING:
 
 #: Request bodies above this are refused with 413 without being read whole.
 DEFAULT_MAX_BODY = 1024 * 1024
-#: Routing results kept per app (tests repeat the same paths); the cache is emptied when it outgrows this.
+#: Routing results kept per app (tests repeat the same paths): the cache is emptied when it holds this many
+#: paths or this many characters of paths (so 64 KiB paths cannot make it large), and at every reset.
 ROUTE_CACHE_SIZE = 4096
+ROUTE_CACHE_CHARS = 1024 * 1024
 #: Tracebacks of internal errors kept until taken (a long-lived ``serve`` never takes them); later ones are counted.
 MAX_UNEXPECTED = 100
+#: A request body is read in pieces of this size: a client that announces a large body and trickles it holds
+#: this much memory (and what it sent), not the whole announced length.
+BODY_CHUNK = 64 * 1024
 #: Environ keys the application sets for the transport: the wire fault to perform instead of (or while) sending
 #: the answer, and that the connection must close after it (the request's body was not read to its end).
 ENVIRON_FAULT = "pytest_vbs.fault"
@@ -52,6 +57,11 @@ _CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 _NO_ANSWER = frozenset(fault.value for fault in WireFault if not fault.answers)
 # "No handler result to journal": the answer came from a hook or an error, so the sent body is parsed back.
 _UNSET: Any = object()
+
+
+class Abandoned(ConnectionAbortedError):
+    """The server stopped while a request waited (a fault's delay): the request is dropped, unanswered and
+    unrecorded, and its thread returns at once (the server drops the connection, as for a client gone)."""
 
 
 @dataclass
@@ -99,7 +109,11 @@ class VBSApp:
         self.url_map = url_map(control=control)
         self._matcher = self.url_map.bind("localhost")  # no host rules: one adapter serves every request
         self._routes: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}  # (path, method) -> match
-        self.faults = FaultInjector(self, operations=BY_NAME, allowed_methods=self.allowed_methods)
+        self._routes_chars = 0
+        self._routes_lock = threading.Lock()
+        #: Set while the server serving this app stops: every delay ends at once (:meth:`pause`).
+        self.stopping = threading.Event()
+        self.faults = FaultInjector(self, operations=BY_NAME, allowed_methods=self.allowed_methods, sleep=self.pause)
         self.on_reset: Callable[[], None] = self.reset
         self.identity = identity if identity is not None else Identity()  #: users, tokens, API auth
         self._openapi = openapi
@@ -121,6 +135,14 @@ class VBSApp:
         self.identity.reset()
         self.journal.clear()
         self.faults.clear()
+        with self._routes_lock:
+            self._routes.clear()
+            self._routes_chars = 0
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` (a fault's delay), or raise :class:`Abandoned` as soon as the server stops."""
+        if self.stopping.wait(seconds):
+            raise Abandoned("the fake VBS server stopped while this request waited")
 
     def reset_fake(self) -> None:
         self.on_reset()
@@ -181,6 +203,8 @@ class VBSApp:
         )
         try:
             response = self._answer(exchange, route_error)
+        except Abandoned:
+            raise
         except APIError as error:
             # The error is also a local of the frames it passed (route_error, parse_error): without its traceback
             # and context (a JSONDecodeError's frames) it keeps none of them alive, so the request (its body) is
@@ -284,9 +308,12 @@ class VBSApp:
                 message = f"Unknown resource: {method} {request.path} matches no operation of the fake VBS API."
                 return None, {}, APIError(404, message, reason="unknown_route")
             found = str(name), {k: str(v) for k, v in args.items()}
-            if len(self._routes) >= ROUTE_CACHE_SIZE:
-                self._routes.clear()
-            self._routes[path, method] = found
+            with self._routes_lock:
+                if len(self._routes) >= ROUTE_CACHE_SIZE or self._routes_chars + len(path) > ROUTE_CACHE_CHARS:
+                    self._routes.clear()
+                    self._routes_chars = 0
+                self._routes[path, method] = found
+                self._routes_chars += len(path)
         name, args = found[0], dict(found[1])  # handlers get their own copy
         project_id = args.get("project_id")
         if self.projects is not None and project_id is not None and project_id not in self.projects:
@@ -302,14 +329,17 @@ class VBSApp:
             raise APIError(413, f"Request body of {length} bytes exceeds the limit of {self.max_body} bytes.",
                            reason="too_large")
         declared = request.headers.get("Content-Length")
-        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        chunked = request.headers.get("Transfer-Encoding", "").rsplit(",", 1)[-1].strip().lower() == "chunked"
         if declared is not None and not chunked and not _CONTENT_LENGTH.fullmatch(declared.strip()):
             request.environ[ENVIRON_CLOSE] = True  # where the body ends is unknown
             raise APIError(400, f"Invalid Content-Length header {declared[:40]!r}.", reason="malformed_json")
         try:
-            data = request.stream.read(self.max_body + 1)
+            data = _read_limited(request.stream, self.max_body + 1)
         except (OSError, ValueError, HTTPException) as error:  # a broken chunked body, a client gone mid-body
             request.environ[ENVIRON_CLOSE] = True
+            if _timed_out(error):  # silent for the server's idle timeout mid-body
+                raise APIError(408, "The rest of the request body did not arrive in time.", reason="body_timeout",
+                               headers={"Connection": "close"}) from None
             raise APIError(400, f"The request body could not be read: {error}.", reason="malformed_json") from None
         if len(data) > self.max_body:
             request.environ[ENVIRON_CLOSE] = True
@@ -334,7 +364,7 @@ class VBSApp:
             app=self, request=entry, operation=operation, committed=committed
         )
         if answer is not None and answer.delay:
-            time.sleep(answer.delay)
+            self.pause(answer.delay)
         return answer
 
     def _call(self, exchange: _Exchange, parsed: Any) -> Call:
@@ -359,10 +389,35 @@ class VBSApp:
         )
 
 
+def _timed_out(error: BaseException | None) -> bool:
+    """Whether ``error`` is, or was raised while handling, a socket timeout (werkzeug wraps it)."""
+    while error is not None:
+        if isinstance(error, TimeoutError):
+            return True
+        error = error.__context__
+    return False
+
+
+def _read_limited(stream: Any, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``stream``, read :data:`BODY_CHUNK` at a time."""
+    pieces: list[bytes] = []
+    left = limit
+    while left > 0:
+        piece = stream.read(min(BODY_CHUNK, left))
+        if not piece:
+            break
+        pieces.append(piece)
+        left -= len(piece)
+    return b"".join(pieces)
+
+
 def _base_url(environ: WSGIEnvironment) -> str:
-    """``scheme://host[:port]`` as the client addressed us (what ``request.host_url`` gives, without IRI work)."""
+    """``scheme://host[:port]`` as the client addressed us (what ``request.host_url`` gives, without IRI work);
+    a ``Host`` that is not a valid ``host[:port]`` is not reflected (links, ``WWW-Authenticate``)."""
     scheme = environ.get("wsgi.url_scheme", "http")
-    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+    host = environ.get("HTTP_HOST")
+    if not host or not valid_host(host):
+        host = f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
     default = ":443" if scheme == "https" else ":80"
     if host.endswith(default):
         host = host[: -len(default)]

@@ -12,16 +12,24 @@ Built on werkzeug's server, with three changes that make it fast and faithful:
 
 Wire faults (reset, empty response, truncated or dribbled body, hang) are performed here, at the socket,
 when the app marks a response with ``environ[ENVIRON_FAULT]`` (one per :class:`~pytest_vbs.faults.WireFault`).
+
+Against hostile or careless clients (``docs/reliability.md``): a request head whose framing is ambiguous is
+refused before its body is read (:mod:`~pytest_vbs.wsgi.framing`); a connection silent for ``idle_timeout``
+seconds (keep-alive, a partial head or body, an unread answer) is closed; beyond ``max_connections`` open
+connections, and when no thread can be started, a connection is answered ``503`` and closed; when ``accept()``
+runs out of descriptors the loop backs off instead of spinning; ``100 Continue`` is sent once, to HTTP/1.1
+clients, only when the app starts reading the body.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import ipaddress
 import json
 import logging
-import queue
+import math
 import selectors
 import socket
 import socketserver
@@ -38,7 +46,9 @@ from werkzeug.serving import WSGIRequestHandler, get_sockaddr, select_address_fa
 from pytest_vbs.api import family_of
 from pytest_vbs.errors import error_body
 from pytest_vbs.faults import WireFault
+from pytest_vbs.wsgi import framing
 from pytest_vbs.wsgi.app import ENVIRON_CLOSE, ENVIRON_FAULT, VBSApp
+from pytest_vbs.wsgi.connections import EXHAUSTED, ConnectionThreads, Refusals
 from pytest_vbs.wsgi.reply import call_wsgi
 
 log = logging.getLogger("pytest_vbs")
@@ -48,8 +58,12 @@ SLOW_BODY_CHUNKS = 20
 SLOW_BODY_INTERVAL = 0.1
 #: Longest time a ``hang`` fault holds a request when the client never gives up, in seconds.
 MAX_HANG = 300.0
-#: Longest wait at stop for connection threads to finish (a hook still sleeping a fault's delay), in seconds.
-MAX_JOIN = 5.0
+#: Seconds a connection may stay silent (keep-alive between requests, a partial request, an unread answer).
+DEFAULT_IDLE_TIMEOUT = 60.0
+#: Open connections served at once; more are answered 503 and closed (each holds a thread and a descriptor).
+DEFAULT_MAX_CONNECTIONS = 512
+#: Back-off of the accept loop when ``accept()`` fails for want of descriptors: first and longest pause, seconds.
+ACCEPT_BACKOFF = (0.01, 0.25)
 
 
 class _Handler(WSGIRequestHandler):
@@ -58,16 +72,36 @@ class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _ThreadedServer  # type: ignore[assignment]  # has everything werkzeug's handler reads of a server
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.idle_timeout)  # every read and write of the connection
+
+    def parse_request(self) -> bool:
+        """http.server's parsing, then the framing checks of :func:`framing.head_error` (400 and close)."""
+        if not super().parse_request():
+            return False
+        refused = framing.head_error(self.headers, self.request_version, self.path)
+        if refused is not None:
+            self.send_error(*refused)
+            return False
+        return True
+
+    def handle_expect_100(self) -> bool:
+        """Not at once: ``100 Continue`` goes out when the app starts reading the body (:class:`_Continue`)."""
+        return True
+
     def run_wsgi(self) -> None:
-        if self.headers.get("Expect", "").lower().strip() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self.environ = environ = self.make_environ()
+        stream = self.rfile
+        if self.request_version != "HTTP/1.0" and self.headers.get("Expect", "").strip().lower() == "100-continue":
+            self.rfile = _Continue(stream, self.wfile)  # type: ignore[assignment]  # reads like the stream
         try:
+            self.environ = environ = self.make_environ()
             status, headers, body = call_wsgi(self.server.app, environ)
         except (ConnectionError, TimeoutError) as error:
-            self.connection_dropped(error, environ)
-            self.close_connection = True
+            self.connection_dropped(error)
             return
+        finally:
+            self.rfile = stream
         code = int(status.split(None, 1)[0])
         head = self._head(status, headers, body, close=bool(environ.get(ENVIRON_CLOSE)))
         if environ["REQUEST_METHOD"] == "HEAD" or code in (204, 304):
@@ -93,6 +127,8 @@ class _Handler(WSGIRequestHandler):
         if close or self.close_connection:
             lines.append("Connection: close")
             self.close_connection = True
+        elif self.request_version == "HTTP/1.0":
+            lines.append("Connection: keep-alive")  # an HTTP/1.0 client closes unless told otherwise
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _serve_fault(self, fault: str, head: bytes, body: bytes) -> None:
@@ -180,47 +216,34 @@ class _Handler(WSGIRequestHandler):
         log.debug(format, *args)
 
 
-class _ConnectionThreads:
-    """The threads that serve connections, kept and reused: a new connection goes to an idle thread when
-    there is one (a queue hand-off), and only otherwise to a new thread (starting a thread costs several
-    times the hand-off, on every ``requests.get`` that opens its own connection)."""
+class _Continue:
+    """The request stream of an HTTP/1.1 client that sent ``Expect: 100-continue`` and waits before sending its
+    body: the first read sends ``100 Continue`` (once); an answer given without reading (413, 400) sends none."""
 
-    def __init__(self, serve: Callable[[socket.socket, Any], None]) -> None:
-        self._serve = serve
-        self.name = "pytest-vbs-connection"  #: threads are named ``<name>-<n>``
-        self._lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[tuple[socket.socket, Any] | None] = queue.SimpleQueue()
-        self._idle = 0
-        self._threads: list[threading.Thread] = []
+    def __init__(self, stream: Any, out: Any) -> None:
+        self._stream, self._out, self._sent = stream, out, False
 
-    def submit(self, connection: socket.socket, address: Any) -> None:
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-                self._jobs.put((connection, address))
-                return
-            thread = threading.Thread(target=self._work, args=((connection, address),), daemon=True,
-                                      name=f"{self.name}-{len(self._threads)}")
-            self._threads.append(thread)
-        thread.start()
+    def _go(self) -> Any:
+        if not self._sent:
+            self._sent = True
+            self._out.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._out.flush()
+        return self._stream
 
-    def _work(self, job: tuple[socket.socket, Any] | None) -> None:
-        while job is not None:
-            self._serve(*job)
-            with self._lock:
-                self._idle += 1
-            job = self._jobs.get()
+    def read(self, size: int = -1) -> bytes:
+        return bytes(self._go().read(size))
 
-    def join(self) -> None:
-        """Let every thread finish its connection and exit (waiting at most :data:`MAX_JOIN` in all)."""
-        with self._lock:
-            threads, self._threads = self._threads, []
-            for _ in threads:
-                self._jobs.put(None)
-            self._idle = 0
-        deadline = time.monotonic() + MAX_JOIN
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+    def read1(self, size: int = -1) -> bytes:
+        return bytes(self._go().read1(size))
+
+    def readline(self, size: int = -1) -> bytes:
+        return bytes(self._go().readline(size))
+
+    def readinto(self, buffer: Any) -> int:
+        return int(self._go().readinto(buffer))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 @functools.cache
@@ -233,7 +256,7 @@ def _server_version() -> str:
 class _ThreadedServer(HTTPServer):
     """What werkzeug's handler needs of a server (werkzeug's own ``BaseWSGIServer`` reads package metadata on
     every construction, about half a millisecond, and exits the process when the port is taken), with
-    connections served by reused threads and tracked so that stop can close them."""
+    connections served by reused threads, tracked so that stop can close them, and capped."""
 
     multithread = True
     multiprocess = False
@@ -242,12 +265,19 @@ class _ThreadedServer(HTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, app: VBSApp) -> None:
+    def __init__(self, host: str, port: int, app: VBSApp, *, idle_timeout: float, max_connections: int) -> None:
         self.app = app
-        self.stopping = threading.Event()
+        # Set by stop: every wait of a connection thread (the app's delays, hang, dribble) ends at once.
+        stopping = getattr(app, "stopping", None)  # any WSGI app can be served (the benchmarks serve others)
+        self.stopping = stopping if isinstance(stopping, threading.Event) else threading.Event()
+        self.stopping.clear()
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        self._threads = _ConnectionThreads(self._serve_connection)
+        self._threads = ConnectionThreads(self._serve_connection, idle_timeout=idle_timeout)
+        self.refusals = Refusals()
+        self._backoff = 0.0
         self._server_version = _server_version()
         self.address_family = select_address_family(host, port)
         address = get_sockaddr(host, port, self.address_family)
@@ -262,10 +292,34 @@ class _ThreadedServer(HTTPServer):
     def log(self, type: str, message: str, *args: Any) -> None:
         log.debug(message, *args)
 
+    def accept(self) -> float:
+        """Accept one connection and hand it on; the seconds to pause before the next ``accept()`` (0 but when
+        the process or the system is out of descriptors: then the pending connection would wake the loop at
+        once, again and again, at full CPU)."""
+        try:
+            connection, address = self.socket.accept()
+        except OSError as error:
+            if error.errno not in EXHAUSTED:
+                return 0.0
+            self._backoff = min(ACCEPT_BACKOFF[1], max(ACCEPT_BACKOFF[0], self._backoff * 2))
+            log.debug("pytest-vbs: accept() failed (%s): next try in %.2f s", errno.errorcode[error.errno],
+                      self._backoff)
+            return self._backoff
+        self._backoff = 0.0
+        self.process_request(connection, address)
+        return 0.0
+
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
-            self._connections.add(request)
-        self._threads.submit(request, client_address)
+            full = len(self._connections) >= self.max_connections
+            if not full:
+                self._connections.add(request)
+        if full:
+            self.refusals.refuse(request, f"The fake serves at most {self.max_connections} connections at once.")
+        elif not self._threads.submit(request, client_address):
+            with self._connections_lock:
+                self._connections.discard(request)
+            self.refusals.refuse(request, "The fake could not start a thread for this connection.")
 
     def _serve_connection(self, request: socket.socket, client_address: Any) -> None:
         try:
@@ -282,6 +336,7 @@ class _ThreadedServer(HTTPServer):
 
     def server_close(self) -> None:
         super().server_close()
+        self.refusals.close_all()
         self._threads.join()
 
     def close_connections(self) -> None:
@@ -297,18 +352,17 @@ class ExposedServerWarning(UserWarning):
 
 
 def exposed(host: str) -> bool:
-    """Whether binding ``host`` makes the server reachable from other machines: the wildcard addresses
-    (``0.0.0.0``, ``::``, empty) and any non-loopback IP address. Host names other than ``localhost`` are
-    resolved by the OS; they are not judged here."""
+    """Whether binding ``host`` makes the server reachable from other machines: judged by the address the bind
+    uses (``0``, ``0x0`` and host names are resolved as the bind resolves them), which is a wildcard (``0.0.0.0``,
+    ``::``, empty) or a non-loopback IP address."""
     if host == "":
         return True
-    if host == "localhost":
-        return False
+    address = get_sockaddr(host, 0, select_address_family(host, 0))[0]  # the text itself when it does not resolve
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        ip = ipaddress.ip_address(str(address).strip("[]").split("%")[0])
     except ValueError:
-        return False
-    return not address.is_loopback
+        return host != "localhost"
+    return not ip.is_loopback
 
 
 def _exposed_message(host: str, *, control: bool) -> str:
@@ -320,14 +374,29 @@ def _exposed_message(host: str, *, control: bool) -> str:
     return message + ". Bind 127.0.0.1 (the default) unless other machines must reach the fake."
 
 
+def _checked(name: str, value: object, kind: type[int] | type[float]) -> float:
+    """``value`` if it is a positive ``kind`` (``float`` accepts ints too), else a ``TypeError``/``ValueError``."""
+    what = "number" if kind is float else "integer"
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        raise TypeError(f"{name} must be a positive {what}, not {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive {what}, not {value!r}")
+    return value
+
+
 class VBSServer:
     """A running fake: the app served on ``host:port`` (port 0 = a free one) from a background thread.
 
     ``start()`` binds and returns at once (the socket listens before the accept loop runs); ``stop()``
-    wakes the loop, closes keep-alive connections, joins every thread and releases the port.
+    wakes the loop, closes keep-alive connections, ends every wait of the connection threads, joins them and
+    releases the port. ``idle_timeout`` (seconds) closes a connection silent that long; ``max_connections``
+    caps the connections open at once (more are answered 503 and closed).
     """
 
-    def __init__(self, app: VBSApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: VBSApp, host: str = "127.0.0.1", port: int = 0, *,
+                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
+        self.idle_timeout = float(_checked("idle_timeout", idle_timeout, float))
+        self.max_connections = int(_checked("max_connections", max_connections, int))
         if exposed(host):
             warnings.warn(_exposed_message(host or "0.0.0.0", control=app.control), ExposedServerWarning,
                           stacklevel=3)
@@ -351,7 +420,8 @@ class VBSServer:
     def start(self) -> VBSServer:
         if self._httpd is not None:
             raise RuntimeError("server already started")
-        self._httpd = _ThreadedServer(self.host, self.port, self.app)
+        self._httpd = _ThreadedServer(self.host, self.port, self.app, idle_timeout=self.idle_timeout,
+                                      max_connections=self.max_connections)
         self.port = self._httpd.server_port
         self._wake_r, self._wake_w = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, name=f"pytest-vbs:{self.port}", daemon=True)
@@ -366,10 +436,12 @@ class VBSServer:
             selector.register(httpd.socket, selectors.EVENT_READ)
             selector.register(wake, selectors.EVENT_READ)
             while True:
-                for key, _ in selector.select():
+                for key, _ in selector.select(httpd.refusals.expire()):
                     if key.fileobj is wake:
                         return
-                    httpd._handle_request_noblock()  # type: ignore[attr-defined]  # socketserver's accept step
+                    pause = httpd.accept()
+                    if pause and httpd.stopping.wait(pause):
+                        return
 
     def stop(self) -> None:
         httpd, thread, wake_r, wake_w = self._httpd, self._thread, self._wake_r, self._wake_w
@@ -379,7 +451,8 @@ class VBSServer:
         wake_w.send(b"x")
         thread.join()
         httpd.close_connections()
-        httpd.server_close()  # closes the listening socket and joins the connection threads
+        httpd.server_close()  # closes the listening socket and the refused connections, joins the threads
+        httpd.stopping.clear()  # the app's delays wait again (in-process use of a stopped fake)
         wake_r.close()
         wake_w.close()
         self._httpd = self._thread = self._wake_r = self._wake_w = None

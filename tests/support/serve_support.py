@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -40,6 +41,10 @@ class Server:
             if match:
                 return match.group(1).rstrip("/")
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     def stop(self, signum: int) -> tuple[int, str]:
         """Send ``signum``; the exit status and everything printed."""
         self.process.send_signal(signum)
@@ -50,10 +55,16 @@ class Server:
 
 
 @contextmanager
-def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+def serve(*args: str, env: dict[str, str] | None = None, nofile: int | None = None) -> Iterator[Server]:
+    """``serve`` on a free port; ``nofile`` lowers its limit of open descriptors (``RLIMIT_NOFILE``)."""
+
+    def limit() -> None:
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest_vbs", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=limit,
     )
     try:
         yield Server(process)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import warnings
 from collections.abc import Iterator
 
@@ -44,13 +45,20 @@ def test_a_fake_binds_loopback_by_default() -> None:
             assert httpd.socket.getsockname()[0] == "127.0.0.1"
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "", "0:0:0:0:0:0:0:0", "192.0.2.10", "[::]"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "", "0:0:0:0:0:0:0:0", "192.0.2.10", "[::]", "0", "0x0", "0.0"])
 def test_binding_every_interface_warns(host: str) -> None:
     with pytest.warns(ExposedServerWarning, match=r"other machines can reach it.*127\.0\.0\.1") as caught:
         FakeVBS(host)  # not started: the warning comes with the choice, before anything listens
 
     assert "--vbs-no-control" in str(caught[0].message)
     assert caught[0].filename == __file__  # points at the caller
+
+
+@pytest.mark.parametrize("host", ["0", "0x0", "0.0", "000.000.000.000"])
+def test_shorthands_of_the_wildcard_are_judged_by_the_address_they_bind(host: str) -> None:
+    """The OS reads ``0`` and ``0x0`` as 0.0.0.0 (inet_aton): every interface, so the warning is due."""
+    assert socket.getaddrinfo(host, 0, socket.AF_INET, socket.SOCK_STREAM)[0][4][0] == "0.0.0.0"
+    assert exposed(host)
 
 
 def test_the_warning_does_not_mention_a_control_api_that_is_off() -> None:
