@@ -10,8 +10,9 @@ The fake identity service (``/identity``) answers like Keystone: ``{"error": {"c
 
 from __future__ import annotations
 
+import difflib
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 # Cinder's fault names; any other status is a ``computeFault``.
 FAULT_NAMES: Mapping[int, str] = {
@@ -92,6 +93,33 @@ class APIError(Exception):
         self.code = code
         self.reason = reason
         self.headers: dict[str, str] = dict(headers or {})
+
+
+#: At most this many names in a message: a short list is shown whole, a long one only by its nearest names.
+HANDFUL = 8
+
+
+def unknown_name(what: str, name: object, known: Iterable[str], *, listed_in: str | None = None) -> str:
+    """The message for a name that is not one of ``known``: ``unknown operation 'create_bakup'; did you mean
+    'create_backup'?``. A short list (at most :data:`HANDFUL`) is shown whole; of a long one only the nearest
+    names (difflib, case-insensitive, at most three), else how many there are and ``listed_in``."""
+    names = sorted(set(known))
+    message = f"unknown {what} {name!r}"
+    if len(names) <= HANDFUL:
+        return f"{message}; allowed: {', '.join(repr(n) for n in names)}"
+    folded = str(name).casefold()
+    scored = sorted((-difflib.SequenceMatcher(None, folded, n.casefold()).ratio(), n) for n in names)
+    best = -scored[0][0]
+    close = [repr(n) for score, n in scored[:3] if -score >= max(0.6, best - 0.1)]
+    if close:
+        return f"{message}; did you mean {' or '.join(close)}?"
+    return f"{message} (none of the {len(names)} known is close" + (f"; see {listed_in})" if listed_in else ")")
+
+
+def unknown_operation(name: object, known: Iterable[str]) -> str:
+    """:func:`unknown_name` for an operation name (fault rules, assertions, the control API)."""
+    listed_in = "the README's API coverage table, or pytest_vbs.api.BY_NAME"
+    return unknown_name("operation", name, known, listed_in=listed_in)
 
 
 def not_found(kind: str, ident: str) -> APIError:

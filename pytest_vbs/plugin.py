@@ -76,7 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "vbs_fault(operation='*', status=None, **options): inject a fault into the fake VBS for this test "
-        "(same arguments as vbs.fail; repeatable)",
+        "(same arguments as vbs.fail, or operation and sequence=[...] as vbs.fail_sequence; repeatable)",
     )
 
 
@@ -124,7 +124,7 @@ def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS
         if options:
             fake.set_transitions(options.get("transitions", fake.state.transitions), options.get("reads"))
     for fault in reversed(list(request.node.iter_markers("vbs_fault"))):  # outermost (module/class) first
-        fake.fail(*fault.args, **fault.kwargs)
+        _install_fault(fake, fault)
     yield fake
     failures = _leftover_requests(vbs_server, generation)
     errors = vbs_server.app.take_unexpected_errors()
@@ -153,6 +153,19 @@ def _leftover_requests(server: FakeVBS, generation: int) -> list[str]:
     return [f"{len(left)} request(s) this test sent to the fake VBS were still being served {LEFTOVER_GRACE:g} s "
             f"after it ended: {shown}. They will not be recorded in the next test's journal; wait for them (join "
             "the threads the test started) before the test ends."]
+
+
+def _install_fault(fake: FakeVBS, marker: pytest.Mark) -> None:
+    """A ``vbs_fault`` marker: ``vbs.fail``'s arguments, or an operation and ``sequence=[...]`` (``fail_sequence``)."""
+    if "sequence" not in marker.kwargs:
+        fake.fail(*marker.args, **marker.kwargs)
+        return
+    from pytest_vbs.faults import rules_from  # deferred for import cost
+
+    if len(marker.args) > 1:
+        raise TypeError("vbs_fault with sequence= takes one positional argument, the operation")
+    operation = {"operation": marker.args[0]} if marker.args else {}
+    fake.faults.add_all(rules_from({**operation, **marker.kwargs}))
 
 
 def _strict(request: pytest.FixtureRequest) -> bool:
