@@ -424,39 +424,47 @@ class FaultInjector:
         if committed:
             pending = getattr(self._pending, "rules", None)
             self._pending.rules = None
-            return self._first_to_fire(request, pending[1]) if pending and pending[0] is request else None
+            return self._answer(request, pending[1]) if pending and pending[0] is request else None
         matching = [rule for rule in self._candidates(operation) if rule.matches(request, operation)]
         with self._lock:  # every matching rule counts the request, whichever answers it
             counted = []
             for rule in matching:
                 rule.matched += 1
                 counted.append((rule, rule.matched))
-        answer = self._first_to_fire(request, [pair for pair in counted if not pair[0].committed])
+        answer = self._answer(request, [pair for pair in counted if not pair[0].committed])
         self._pending.rules = None if answer else (request, [pair for pair in counted if pair[0].committed])
         return answer
 
-    def _first_to_fire(self, request: RecordedRequest, counted: list[tuple[FaultRule, int]]) -> Answer | None:
-        for rule, ordinal in counted:
-            with self._lock:
-                fired = rule.fires(ordinal)
-            if not fired:
-                continue
-            pause = rule.pause()
-            if rule.status is None and rule.fault is None:
-                time.sleep(pause)  # latency only: then the next rule, or the fake itself, answers
-                request.fault = f"delay {pause:.3f}"
-                continue
-            label = " ".join(str(part) for part in (rule.status, rule.fault) if part is not None)
-            return Answer(
-                status=rule.status,
-                message=rule.message,
-                code=rule.code,
-                headers=self._headers(rule, request),
-                fault=rule.fault,
-                delay=pause,
-                label=label + (" after_commit" if rule.after_commit else ""),
-            )
-        return None
+    def _answer(self, request: RecordedRequest, counted: list[tuple[FaultRule, int]]) -> Answer | None:
+        """The answer of the first of ``counted`` (rules and the ordinal of this request for each) that fires,
+        after the delays of the delay-only rules before it that fire."""
+        waits: list[float] = []
+        answering: FaultRule | None = None
+        with self._lock:
+            for rule, ordinal in counted:
+                if not rule.fires(ordinal):
+                    continue
+                if rule.status is None and rule.fault is None:
+                    waits.append(rule.pause())  # latency only: then the next rule, or the fake itself, answers
+                    continue
+                answering, pause = rule, rule.pause()
+                break
+        for wait in waits:
+            time.sleep(wait)
+            request.fault = f"delay {wait:.3f}"
+        if answering is None:
+            return None
+        rule = answering
+        label = " ".join(str(part) for part in (rule.status, rule.fault) if part is not None)
+        return Answer(
+            status=rule.status,
+            message=rule.message,
+            code=rule.code,
+            headers=self._headers(rule, request),
+            fault=rule.fault,
+            delay=pause,
+            label=label + (" after_commit" if rule.after_commit else ""),
+        )
 
     def _headers(self, rule: FaultRule, request: RecordedRequest) -> dict[str, str]:
         """The headers a real server sends with each status (RFC 9110; Keystone for 401)."""
