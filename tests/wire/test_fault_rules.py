@@ -15,6 +15,7 @@ import requests
 from vbs_support import JSON, Disk, assert_error
 
 from pytest_vbs import FakeVBS
+from pytest_vbs.service.identity import DEFAULT_DOMAIN_NAME, DEFAULT_PASSWORD, DEFAULT_USERNAME
 
 TIMEOUT = 5.0
 
@@ -237,8 +238,13 @@ def test_star_alone_fails_identity_and_discovery_too(vbs: FakeVBS, http: request
 def test_family_keeps_the_login_working_under_chaos(vbs: FakeVBS, http: requests.Session) -> None:
     vbs.fail("*", 503, family="native")
     vbs.fail("*", 503, family="vbs")
+    user = {"name": DEFAULT_USERNAME, "domain": {"name": DEFAULT_DOMAIN_NAME}, "password": DEFAULT_PASSWORD}
+    login = {"auth": {"identity": {"methods": ["password"], "password": {"user": user}},
+                      "scope": {"project": {"id": vbs.project_id}}}}
 
-    assert vbs.openstack_connection().authorize()
+    token = http.post(f"{vbs.auth_url}/auth/tokens", json=login, timeout=TIMEOUT)
+
+    assert token.status_code == 201, token.text
     assert http.get(f"{vbs.endpoint}/backups", timeout=TIMEOUT).status_code == 503
 
 
