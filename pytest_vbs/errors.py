@@ -10,7 +10,6 @@ The fake identity service (``/identity``) answers like Keystone: ``{"error": {"c
 
 from __future__ import annotations
 
-import difflib
 import enum
 from collections.abc import Iterable, Mapping
 
@@ -107,13 +106,23 @@ def unknown_name(what: str, name: object, known: Iterable[str], *, listed_in: st
     message = f"unknown {what} {name!r}"
     if len(names) <= HANDFUL:
         return f"{message}; allowed: {', '.join(repr(n) for n in names)}"
-    folded = str(name).casefold()
-    scored = sorted((-difflib.SequenceMatcher(None, folded, n.casefold()).ratio(), n) for n in names)
-    best = -scored[0][0]
-    close = [repr(n) for score, n in scored[:3] if -score >= max(0.6, best - 0.1)]
+    close = nearest(name, names)
     if close:
-        return f"{message}; did you mean {' or '.join(close)}?"
+        return f"{message}; did you mean {' or '.join(repr(n) for n in close)}?"
     return f"{message} (none of the {len(names)} known is close" + (f"; see {listed_in})" if listed_in else ")")
+
+
+def nearest(name: object, known: Iterable[str]) -> list[str]:
+    """The (at most three) names of ``known`` closest to ``name``, best first: difflib's ratio, ignoring case,
+    at least 0.6 and within 0.1 of the best."""
+    import difflib  # lazily: the plugin imports this module in every pytest run
+
+    folded = str(name).casefold()
+    scored = sorted((-difflib.SequenceMatcher(None, folded, n.casefold()).ratio(), n) for n in set(known))
+    if not scored:
+        return []
+    best = -scored[0][0]
+    return [n for score, n in scored[:3] if -score >= max(0.6, best - 0.1)]
 
 
 def unknown_operation(name: object, known: Iterable[str]) -> str:

@@ -15,6 +15,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
+from pytest_vbs.errors import HANDFUL, nearest
+
 if TYPE_CHECKING:
     from jsonschema import ValidationError
     from jsonschema.protocols import Validator
@@ -197,8 +199,8 @@ def _violations(error: ValidationError, page: str) -> list[Violation]:
                 for missing in expected if missing not in value]
     if keyword == "additionalProperties" and isinstance(value, Mapping):
         allowed = set(schema_node.get("properties", {}))
-        rule = "is not a documented field" + (f" (allowed: {', '.join(sorted(allowed))})" if allowed else "")
-        return [Violation(at(extra), rule, "unknown_field", value[extra], keyword, page)
+        return [Violation(at(extra), "is not a documented field" + _hint(extra, allowed), "unknown_field",
+                          value[extra], keyword, page)
                 for extra in sorted(k for k in value if k not in allowed)]
     code = schema_node.get("x-code")
     annotated = schema_node.get("x-errors", {}).get(keyword)
@@ -207,6 +209,16 @@ def _violations(error: ValidationError, page: str) -> list[Violation]:
                           annotated.get("code", code))]
     reason, rule = _generic(keyword, expected, value)
     return [Violation(base, rule, reason, value, keyword, page, code)]
+
+
+def _hint(field: str, allowed: set[str]) -> str:
+    """What an unknown field could have been: every documented field when there are a handful, else the nearest."""
+    if not allowed:
+        return ""
+    if len(allowed) <= HANDFUL:
+        return f" (allowed: {', '.join(sorted(allowed))})"
+    close = nearest(field, allowed)
+    return f" (did you mean {' or '.join(repr(name) for name in close)}?)" if close else ""
 
 
 def _generic(keyword: str, expected: Any, value: Any) -> tuple[str, str]:

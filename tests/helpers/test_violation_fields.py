@@ -95,3 +95,17 @@ def test_strict_mode_names_each_field(pytester: pytest.Pytester) -> None:
     output = result.stdout.str()
     assert output.count("'backup.volume_id': is mandatory") == 1
     assert output.count("'backup.snapshot_id': is mandatory") == 1
+
+
+def test_an_unknown_field_among_many_names_the_nearest_only() -> None:
+    [misspelt, far] = schemas.violations("requests", "control_add_fault", {"stauts": 503, "zzz": 1})
+
+    assert misspelt.rule == "is not a documented field (did you mean 'status'?)"
+    assert far.rule == "is not a documented field"
+
+
+def test_an_unknown_field_among_a_handful_lists_them() -> None:
+    [violation] = schemas.violations("requests", "restore_backup", {"restore": {"volume_id": "v", "nmae": "x"}})
+
+    assert violation.rule.startswith("is not a documented field (allowed: ")
+    assert "name" in violation.rule
