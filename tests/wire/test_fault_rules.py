@@ -64,6 +64,17 @@ def test_an_after_commit_rule_counts_requests_answered_before_the_operation(
     assert (late.matched, late.served) == (3, 1)
 
 
+def test_an_after_commit_rule_counts_a_request_the_operation_refused(vbs: FakeVBS, http: requests.Session) -> None:
+    backup_id = vbs.add_backup()
+    rule = vbs.fail("get_backup", 504, after_commit=True, nth=1)
+
+    missing = http.get(f"{vbs.endpoint}/backups/no-such-backup", timeout=TIMEOUT)
+    found = http.get(f"{vbs.endpoint}/backups/{backup_id}", timeout=TIMEOUT)
+
+    assert (missing.status_code, found.status_code) == (404, 200)  # the first request was its turn
+    assert (rule.matched, rule.served) == (2, 0)
+
+
 @pytest.mark.parametrize(("first", "second", "answered"), [
     (("*", 500), ("list_backups", 503), 500),
     (("list_backups", 503), ("*", 500), 503),
