@@ -11,26 +11,26 @@ matching request.
 Every matching rule counts every request it matches (``nth`` and ``matched``), whether or not another rule
 answered it; the rules are tried in the order they were added, and the first that fires answers (a delay-only
 rule waits and lets the next rule or the fake answer). Rules are indexed by operation, and a ``path`` regex is
-matched outside the lock, on at most :data:`MAX_PATH_SEARCHED` characters, and only if it cannot backtrack
-catastrophically (:func:`check_pattern`).
+matched outside the lock, on at most ``MAX_PATH_SEARCHED`` characters, and only if it cannot backtrack
+catastrophically (:mod:`pytest_vbs.patterns`).
 """
 
 from __future__ import annotations
 
 import enum
 import heapq
-import importlib
 import math
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from pytest_vbs.errors import unknown_name, unknown_operation
 from pytest_vbs.hookspecs import Answer, hookimpl
+from pytest_vbs.patterns import MAX_PATH_SEARCHED, check_pattern
 
 if TYPE_CHECKING:
     from pytest_vbs.api import Operation
@@ -74,12 +74,6 @@ MAX_COUNT = 1_000_000_000
 MAX_DELAY = 3600.0
 #: Most outcomes in one sequence.
 MAX_SEQUENCE = 1000
-#: A rule with a ``path`` searches at most this many characters: a longer path (no operation has one) never
-#: matches it. With :func:`check_pattern`, this bounds the time one search can take.
-MAX_PATH_SEARCHED = 200
-#: The most backtracking steps :func:`check_pattern` lets a pattern promise on :data:`MAX_PATH_SEARCHED`
-#: characters: two unbounded quantifiers and two optional ones (about 0.1 s of ``re``'s time at worst).
-PATTERN_BUDGET = 4 * 10**7
 #: What a sequence's outcome may set (the rest is the sequence's own, or its place).
 OUTCOME_FIELDS: tuple[str, ...] = ("status", "probability", "delay", "fault", "after_commit", "message", "code",
                                    "retry_after", "seed")
@@ -237,59 +231,6 @@ def _delay(value: Any) -> float | tuple[float, float] | None:
             raise ValueError(f"delay range must be (low, high) with low <= high, not ({low:g}, {high:g})")
         return low, high
     return None if value is None else _number("delay", value, 0.0, MAX_DELAY)
-
-
-# -- path patterns that cannot stall the server -------------------------------------------------------------------
-def check_pattern(pattern: str) -> re.Pattern[str]:
-    """``pattern`` compiled, if a search of it on :data:`MAX_PATH_SEARCHED` characters cannot backtrack for long.
-
-    Python's ``re`` holds the GIL for a whole search, so one catastrophic pattern (``(a+)+$``) would stall every
-    thread of the server for seconds. Refused, with a ``ValueError``: a repeated group that contains a
-    quantifier or an alternation, a backreference, and quantifiers whose combinations on that many characters
-    exceed :data:`PATTERN_BUDGET` (three ``.*`` do; two do not)."""
-    try:
-        compiled = re.compile(pattern)
-        steps = MAX_PATH_SEARCHED * _choices(_parse(pattern))
-    except re.error as error:
-        raise ValueError(f"path is not a valid regular expression: {error}") from None
-    except _Catastrophic as error:
-        raise ValueError(f"path {pattern!r} could take exponential time to search: {error}") from None
-    if steps > PATTERN_BUDGET:
-        raise ValueError(f"path {pattern!r} has too many quantifiers: a search could take seconds (at most "
-                         "two unbounded ones such as '.*' or '+', and two optional ones such as '?')")
-    return compiled
-
-
-class _Catastrophic(Exception):
-    pass
-
-
-def _parse(pattern: str) -> Any:
-    parser: Any = getattr(re, "_parser", None) or importlib.import_module("sre_parse")  # re._parser from 3.11
-    return parser.parse(pattern)
-
-
-_REPEATS = {"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"}
-
-
-def _choices(items: Iterable[tuple[Any, Any]]) -> int:
-    """An upper bound of the ways a search may match ``items`` (a parsed pattern) at one position."""
-    total = 1
-    for opcode, argument in items:
-        name = str(opcode).upper()
-        if name in _REPEATS:
-            low, high, body = argument
-            inner = _choices(body)
-            if high > 1 and inner > 1:
-                raise _Catastrophic("a repeated group contains a quantifier or an alternation")
-            total *= inner * (min(high, MAX_PATH_SEARCHED) - low + 1)
-        elif name == "BRANCH":
-            total *= sum(_choices(branch) for branch in argument[1])
-        elif name in ("SUBPATTERN", "ATOMIC_GROUP", "ASSERT", "ASSERT_NOT"):
-            total *= _choices(argument if name == "ATOMIC_GROUP" else argument[-1])
-        elif name in ("GROUPREF", "GROUPREF_EXISTS"):
-            raise _Catastrophic("backreferences are not supported")
-    return total
 
 
 # -- sequences -------------------------------------------------------------------------------------------------------

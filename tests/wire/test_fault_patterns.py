@@ -17,7 +17,7 @@ import requests
 
 from pytest_vbs import FakeVBS
 from pytest_vbs.api import BY_NAME
-from pytest_vbs.faults import MAX_PATH_SEARCHED, check_pattern
+from pytest_vbs.patterns import MAX_PATH_SEARCHED, check_pattern
 
 TIMEOUT = 5.0
 
@@ -30,6 +30,7 @@ CATASTROPHIC = [
     pytest.param(r"\w*\w*\w*x", "too many quantifiers", id="three-stars"),
     pytest.param(r"[a-z]+[0-9a-z]+[0-9]+$", "too many quantifiers", id="three-pluses"),
     pytest.param("a?" * 30 + "a" * 30, "too many quantifiers", id="thirty-optionals"),
+    pytest.param("(?:" * 2000 + "a" + ")" * 2000, "nests groups too deeply", id="deep-nesting"),
 ]
 SAFE = [
     r"/backups/[^/]+$",
