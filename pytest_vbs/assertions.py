@@ -14,7 +14,7 @@ from pytest_vbs import schemas
 from pytest_vbs.api import BY_NAME, Operation
 from pytest_vbs.api.microversions import HEADER as MICROVERSION_HEADER
 from pytest_vbs.api.microversions import negotiate
-from pytest_vbs.errors import APIError
+from pytest_vbs.errors import APIError, unknown_operation
 from pytest_vbs.journal import RecordedRequest
 from pytest_vbs.wsgi import validation
 
@@ -42,7 +42,7 @@ def assert_valid_response(operation: str, body: Any, *, microversion: str | None
 def _operation(name: str) -> Operation:
     operation = BY_NAME.get(name)
     if operation is None:
-        raise ValueError(f"unknown operation {name!r}; known: {', '.join(sorted(BY_NAME))}")
+        raise ValueError(unknown_operation(name, BY_NAME))
     return operation
 
 

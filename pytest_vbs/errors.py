@@ -94,6 +94,44 @@ class APIError(Exception):
         self.headers: dict[str, str] = dict(headers or {})
 
 
+#: At most this many names in a message: a short list is shown whole, a long one only by its nearest names.
+HANDFUL = 8
+
+
+def unknown_name(what: str, name: object, known: Iterable[str], *, listed_in: str | None = None) -> str:
+    """The message for a name that is not one of ``known``: ``unknown operation 'create_bakup'; did you mean
+    'create_backup'?``: the nearest names (difflib, case-insensitive, at most three), and a short list (at most
+    :data:`HANDFUL`) whole; of a long one, without a close name, how many there are and ``listed_in``."""
+    names = sorted(set(known))
+    message = f"unknown {what} {name!r}"
+    close = nearest(name, names)
+    if len(names) <= HANDFUL:
+        hint = f" (did you mean {' or '.join(repr(n) for n in close)}?)" if close else ""
+        return f"{message}{hint}; allowed: {', '.join(repr(n) for n in names)}"
+    if close:
+        return f"{message}; did you mean {' or '.join(repr(n) for n in close)}?"
+    return f"{message} (none of the {len(names)} known is close" + (f"; see {listed_in})" if listed_in else ")")
+
+
+def nearest(name: object, known: Iterable[str]) -> list[str]:
+    """The (at most three) names of ``known`` closest to ``name``, best first: difflib's ratio, ignoring case,
+    at least 0.6 and within 0.1 of the best."""
+    import difflib  # lazily: the plugin imports this module in every pytest run
+
+    folded = str(name).casefold()
+    scored = sorted((-difflib.SequenceMatcher(None, folded, n.casefold()).ratio(), n) for n in set(known))
+    if not scored:
+        return []
+    best = -scored[0][0]
+    return [n for score, n in scored[:3] if -score >= max(0.6, best - 0.1)]
+
+
+def unknown_operation(name: object, known: Iterable[str]) -> str:
+    """:func:`unknown_name` for an operation name (fault rules, assertions, the control API)."""
+    listed_in = "the README's API coverage table, or pytest_vbs.api.BY_NAME"
+    return unknown_name("operation", name, known, listed_in=listed_in)
+
+
 def not_found(kind: str, ident: str) -> APIError:
     """Cinder's wording, as on the delete page: ``Backup <id> could not be found.``"""
     return APIError(404, f"{kind} {ident} could not be found.", reason=f"{kind.lower()}_not_found")
@@ -113,14 +151,3 @@ def error_body(family: Family, status: int, message: str, code: str | None = Non
         return {"error": {"code": status, "message": message, "title": HTTP_STATUS_CODES.get(status, "Error")}}
     return {FAULT_NAMES.get(status, "computeFault"): {"code": status, "message": message}}
 
-
-def unknown_name(kind: str, name: object, known: Iterable[str], *, shown: int = 6) -> str:
-    """``unknown <kind> 'x' (did you mean 'y'?); known: a, b, c ...``: the nearest name (difflib) and at most
-    ``shown`` of the known names, so a typo gets a short message however long the list is."""
-    import difflib  # lazily: the plugin imports this module in every pytest run
-
-    names = sorted(known)
-    near = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
-    hint = f" (did you mean {near[0]!r}?)" if near else ""
-    listed = ", ".join(names[:shown]) + (f" ... ({len(names)} in all)" if len(names) > shown else "")
-    return f"unknown {kind} {name!r}{hint}; known: {listed}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ import pluggy
 
 from pytest_vbs import assertions, clients, openapi, schemas
 from pytest_vbs.errors import unknown_name
-from pytest_vbs.faults import FaultRule
+from pytest_vbs.faults import FaultRule, sequence_rules
 from pytest_vbs.hookspecs import standalone_plugin_manager
 from pytest_vbs.journal import DEFAULT_JOURNAL_BYTES, Journal, RecordedRequest
 from pytest_vbs.journal import journal_bytes as journal_budget
@@ -331,13 +331,15 @@ class FakeVBS:
         code: str | None = None,
         method: str | None = None,
         path: str | None = None,
+        family: str | None = None,
         retry_after: int | None = None,
         seed: int = 0,
     ) -> FaultRule:
         """Make requests fail; returns the rule (its ``matched``/``served`` counters show what happened).
 
-        ``operation`` is an operation name (``"create_backup"``) or ``"*"`` for any request; ``method`` and
-        ``path`` (a regex searched in the URL path) narrow it. ``status`` answers with that status and the
+        ``operation`` is an operation name (``"create_backup"``) or ``"*"`` for any request (identity and version
+        discovery included); ``family`` (``"native"``, ``"vbs"``, ``"identity"``, ``"discovery"``), ``method``
+        and ``path`` (a regex searched in the URL path) narrow it. ``status`` answers with that status and the
         documented error envelope (``message``/``code`` override the defaults; ``retry_after`` adds
         ``Retry-After``); ``fault`` breaks the connection instead (``"connection_reset"``,
         ``"empty_response"``, ``"malformed_body"``, ``"slow_body"``, ``"hang"``; the body faults break the
@@ -346,12 +348,29 @@ class FakeVBS:
         time, or ``times`` times then lets requests through, or only on the ``nth`` matching request, or
         with ``probability`` (seeded). By default the operation does not run; with ``after_commit=True``
         it takes effect and the client still sees the failure. No status, fault or delay means 500.
+        A rule that could never fire, or a wrong type, is refused (``ValueError``/``TypeError``).
         """
         return self.faults.add(FaultRule(
             operation=operation, status=status, times=times, probability=probability, nth=nth, delay=delay,
             fault=fault, after_commit=after_commit, message=message, code=code, method=method, path=path,
-            retry_after=retry_after, seed=seed,
+            family=family, retry_after=retry_after, seed=seed,
         ))
+
+    def fail_sequence(
+        self,
+        operation: str,
+        outcomes: Sequence[int | str | dict[str, Any] | None],
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        family: str | None = None,
+    ) -> list[FaultRule]:
+        """The n-th request matching ``operation`` (and ``method``/``path``/``family``) gets the n-th outcome,
+        later ones the real behaviour: ``vbs.fail_sequence("get_job", [503, None, "connection_reset"])``.
+        An outcome is ``None`` (the real behaviour), a status, a wire fault name, or a dict of ``fail``
+        arguments (``{"status": 429, "retry_after": 2}``). Returns the rules made, one per outcome that is not
+        ``None`` (each with ``nth`` set to its place)."""
+        return self.faults.add_all(sequence_rules(operation, outcomes, method=method, path=path, family=family))
 
     def clear_faults(self) -> None:
         """Remove every fault rule (done automatically between tests)."""

@@ -98,7 +98,7 @@ class Marker:
 
 #: The keyword arguments of ``FakeVBS.fail`` (``tests/plugin/test_markers.py`` holds the two together).
 _FAULT_KEYWORDS = ("times", "probability", "nth", "delay", "fault", "after_commit", "message", "code", "method",
-                   "path", "retry_after", "seed")
+                   "path", "family", "retry_after", "seed")
 
 #: Every marker and every argument it takes: the one place they are defined.
 MARKERS: dict[str, Marker] = {m.name: m for m in (
@@ -113,10 +113,13 @@ MARKERS: dict[str, Marker] = {m.name: m for m in (
            "request that breaks the documented VBS schema", (
         Argument("enabled", boolean, "True (the default) or False"),
     ), positional=("enabled",)),
-    Marker("vbs_fault", "inject a fault into the fake VBS for this test (the arguments of vbs.fail; repeatable)", (
+    Marker("vbs_fault", "inject a fault into the fake VBS for this test (the arguments of vbs.fail, or an operation "
+           "and sequence=[...] as vbs.fail_sequence; repeatable)", (
         Argument("operation", by_fail), Argument("status", by_fail),
         *(Argument(name, by_fail) for name in _FAULT_KEYWORDS),
-    ), positional=("operation", "status"), signature="operation, status, **the keywords of vbs.fail"),
+        Argument("sequence", by_fail, "the outcomes of vbs.fail_sequence"),
+    ), positional=("operation", "status"),
+        signature="operation, status, **the keywords of vbs.fail; or operation, sequence=[...]"),
 )}
 
 
@@ -163,7 +166,11 @@ class Settings:
             raise MARKERS["vbs"].error(str(error)) from None
         for fault in self.faults:
             try:
-                fake.fail(**fault)
+                if "sequence" in fault:
+                    options = dict(fault)
+                    fake.fail_sequence(options.pop("operation", "*"), options.pop("sequence"), **options)
+                else:
+                    fake.fail(**fault)
             except (ValueError, TypeError) as error:
                 raise MARKERS["vbs_fault"].error(f"{error}") from None
         return fake

@@ -15,7 +15,7 @@ from typing import Any
 from pytest_vbs.api.call import Call, Operation
 from pytest_vbs.api.views import snapshot_detail, timestamp, volume_detail
 from pytest_vbs.errors import APIError
-from pytest_vbs.faults import FaultRule
+from pytest_vbs.faults import rules_from
 from pytest_vbs.journal import as_dict
 from pytest_vbs.service.models import TransitionMode
 
@@ -100,12 +100,15 @@ def control_advance(call: Call) -> dict[str, Any]:
 
 
 def control_add_fault(call: Call) -> dict[str, Any]:
-    """Add a fault rule: the same arguments as ``FakeVBS.fail``, as JSON."""
+    """Add a fault rule (the arguments of ``FakeVBS.fail``, as JSON: ``{"fault": rule}``) or a sequence
+    (``{"operation": ..., "sequence": [...]}``, as ``FakeVBS.fail_sequence``: ``{"faults": [rules]}``)."""
     try:
-        rule = call.controls.faults.add(FaultRule(**call.body))
-    except ValueError as error:
+        rules = call.controls.faults.add_all(rules_from(call.body))
+    except (TypeError, ValueError) as error:
         raise APIError(400, f"Invalid fault rule: {error}.", reason="bad_fault") from None
-    return {"fault": rule.as_dict()}
+    if "sequence" in call.body:
+        return {"faults": [rule.as_dict() for rule in rules]}
+    return {"fault": rules[0].as_dict()}
 
 
 def control_list_faults(call: Call) -> dict[str, Any]:

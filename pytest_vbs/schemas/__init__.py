@@ -15,6 +15,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
+from pytest_vbs.errors import HANDFUL, nearest
+
 if TYPE_CHECKING:
     from jsonschema import ValidationError
     from jsonschema.protocols import Validator
@@ -133,19 +135,20 @@ def doc_page(kind: str, name: str) -> str:
 
 
 def violations(kind: str, name: str, instance: Any) -> list[Violation]:
-    """Every rule ``instance`` breaks in the schema ``kind/name``, in the schema's order."""
+    """Every rule ``instance`` breaks in the schema ``kind/name``, in the schema's order, each once: a missing
+    field or an unknown one is a violation of its own, named by its path."""
     validator = _validator(kind, name)
     if validator is None:
         return []
     document = schema(kind, name) or {}
     page = doc_page(kind, name)
-    found = []
+    found: dict[tuple[str, str, str, str], Violation] = {}
     for error in _leaves(validator.iter_errors(instance)):
-        violation = _violation(error, page)
-        if violation.code is None:
-            violation = replace(violation, code=_code_along(document, error.absolute_schema_path))
-        found.append(violation)
-    return found
+        for violation in _violations(error, page):
+            if violation.code is None:
+                violation = replace(violation, code=_code_along(document, error.absolute_schema_path))
+            found.setdefault((violation.path, violation.rule, violation.reason, violation.keyword), violation)
+    return list(found.values())
 
 
 def _code_along(document: Mapping[str, Any], schema_path: Iterable[Any]) -> str | None:
@@ -172,37 +175,50 @@ def _leaves(errors: Iterator[ValidationError]) -> Iterator[ValidationError]:
             yield error
 
 
-def _violation(error: ValidationError, page: str) -> Violation:
+def _violations(error: ValidationError, page: str) -> list[Violation]:
+    """The violations one error stands for. jsonschema gives one ``required`` (or ``dependentRequired``) error
+    per missing field without naming it, and one ``additionalProperties`` error for every unknown field: each
+    missing or unknown field becomes a violation of its own (``violations`` drops the repeats)."""
     keyword = str(error.validator)
     schema_node = error.schema if isinstance(error.schema, Mapping) else {}
-    path = ".".join(str(p) for p in error.absolute_path)
+    base = ".".join(str(p) for p in error.absolute_path)
     value: Any = error.instance
     expected: Any = error.validator_value
-    annotated = schema_node.get("x-errors", {}).get(keyword)
     page = schema_node.get("x-doc-page", page)
-    if keyword == "dependentRequired":
-        trigger = next(k for k in expected if k in value)
-        missing = next(f for f in expected[trigger] if f not in value)
-        path = f"{path}.{missing}" if path else missing
-        return Violation(path, f"is mandatory when '{trigger}' is given", "missing_field", None, keyword, page)
-    if keyword == "required":
-        missing = next((f for f in expected if f not in value), "?")
-        path = f"{path}.{missing}" if path else missing
-        code = schema_node.get("x-missing-codes", {}).get(missing)
-        return Violation(path, "is mandatory", "missing_field", None, keyword, page, code)
-    if keyword == "additionalProperties":
+
+    def at(field: str) -> str:
+        return f"{base}.{field}" if base else field
+
+    if keyword == "dependentRequired" and isinstance(value, Mapping):
+        return [Violation(at(missing), f"is mandatory when '{trigger}' is given", "missing_field", None, keyword, page)
+                for trigger, needed in expected.items() if trigger in value
+                for missing in needed if missing not in value]
+    if keyword == "required" and isinstance(value, Mapping):
+        codes = schema_node.get("x-missing-codes", {})
+        return [Violation(at(missing), "is mandatory", "missing_field", None, keyword, page, codes.get(missing))
+                for missing in expected if missing not in value]
+    if keyword == "additionalProperties" and isinstance(value, Mapping):
         allowed = set(schema_node.get("properties", {}))
-        extra = sorted(k for k in value if k not in allowed)
-        field = extra[0] if extra else "?"
-        path = f"{path}.{field}" if path else field
-        rule = "is not a documented field" + (f" (allowed: {', '.join(sorted(allowed))})" if allowed else "")
-        return Violation(path, rule, "unknown_field", value.get(field), keyword, page)
+        return [Violation(at(extra), "is not a documented field" + _hint(extra, allowed), "unknown_field",
+                          value[extra], keyword, page)
+                for extra in sorted(k for k in value if k not in allowed)]
     code = schema_node.get("x-code")
+    annotated = schema_node.get("x-errors", {}).get(keyword)
     if annotated:
-        return Violation(path, annotated["rule"], annotated["reason"], value, keyword, page,
-                         annotated.get("code", code))
+        return [Violation(base, annotated["rule"], annotated["reason"], value, keyword, page,
+                          annotated.get("code", code))]
     reason, rule = _generic(keyword, expected, value)
-    return Violation(path, rule, reason, value, keyword, page, code)
+    return [Violation(base, rule, reason, value, keyword, page, code)]
+
+
+def _hint(field: str, allowed: set[str]) -> str:
+    """What an unknown field could have been: every documented field when there are a handful, else the nearest."""
+    if not allowed:
+        return ""
+    if len(allowed) <= HANDFUL:
+        return f" (allowed: {', '.join(sorted(allowed))})"
+    close = nearest(field, allowed)
+    return f" (did you mean {' or '.join(repr(name) for name in close)}?)" if close else ""
 
 
 def _generic(keyword: str, expected: Any, value: Any) -> tuple[str, str]:

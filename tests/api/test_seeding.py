@@ -23,7 +23,7 @@ from pytest_vbs import FakeVBS, SeedingWarning
     (lambda vbs: vbs.set_transitions("reads", reads=0), "reads must be an integer >= 1, not 0"),
     (lambda vbs: vbs.set_transitions("manual", reads=2), "reads=2 applies only to the 'reads' mode, not 'manual'"),
     (lambda vbs: vbs.set_transitions("manul"), "unknown transition mode 'manul' (did you mean 'manual'?)"),
-    (lambda vbs: vbs.set_transitions("slow"), "unknown transition mode 'slow'; known: immediate, manual, reads"),
+    (lambda vbs: vbs.set_transitions("slow"), "unknown transition mode 'slow'; allowed: 'immediate', 'manual'"),
 ])
 def test_a_bad_seed_is_refused_and_changes_nothing(vbs: FakeVBS, call: object, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "pytest_vbs"
-CONTRACTS = {f"pytest_vbs.{name}" for name in ("errors", "journal", "hookspecs", "faults", "schemas")}
+CONTRACTS = {f"pytest_vbs.{name}" for name in ("errors", "journal", "hookspecs", "faults", "patterns", "schemas")}
 PACKAGES = ("service", "api", "wsgi")
 #: What each layer may import (besides itself).
 ALLOWED = {

@@ -40,3 +40,12 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
     rows = [line for line in text.split("## Targets", 1)[1].split("\n## ", 1)[0].splitlines() if line.startswith("| ")]
     assert len(rows) > 5
     assert all(row.rstrip(" |").endswith(("met", "**missed**", "n/a")) for row in rows[1:])
+
+
+def test_quick_fault_rule_benchmark_prints_every_case(tmp_path: Path) -> None:
+    script = SCRIPT.with_name("fault_rules.py")
+    result = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 5  # the header and four cases

@@ -24,8 +24,8 @@ def test_the_table_knows_every_transition_mode() -> None:
 
 @pytest.mark.parametrize(("mark", "expected"), [
     ('vbs(transition="manual")',
-     "@pytest.mark.vbs: unknown keyword 'transition' (did you mean 'transitions'?); known: auth, project_id, reads, "
-     "strict, transitions\n"),
+     "@pytest.mark.vbs: unknown keyword 'transition' (did you mean 'transitions'?); allowed: 'auth', 'project_id', "
+     "'reads', 'strict', 'transitions'\n"),
     ('vbs("manual")', "@pytest.mark.vbs: takes none positional argument(s), got 1: ('manual',); use keywords "
      "(allowed: @pytest.mark.vbs(transitions, reads, project_id, auth, strict))"),
     ('vbs(transitions="slow")', "@pytest.mark.vbs: transitions='slow': must be one of 'immediate', 'reads', 'manual'"),
@@ -34,12 +34,12 @@ def test_the_table_knows_every_transition_mode() -> None:
     ("vbs(reads=2)", "@pytest.mark.vbs: reads=2 applies only to the 'reads' mode, not 'immediate'"),
     ('vbs_strict("no")', "@pytest.mark.vbs_strict: enabled='no': must be True or False"),
     ("vbs_strict(True, False)", "@pytest.mark.vbs_strict: takes at most 1 (enabled) positional argument(s)"),
-    ('vbs_fault("create_backup", 503, time=2)', "@pytest.mark.vbs_fault: unknown keyword 'time' (did you mean "
-     "'times'?)"),
+    ('vbs_fault("create_backup", 503, time=2)', "@pytest.mark.vbs_fault: unknown keyword 'time'; did you mean "
+     "'times'?"),
     ('vbs_fault("create_backup", 503, 2)', "@pytest.mark.vbs_fault: takes at most 2 (operation, status)"),
     ('vbs_fault("create_backup", 700)', "@pytest.mark.vbs_fault: status must be"),
     ('vbs_fault("create_backup", 503, time=2)', "(allowed: @pytest.mark.vbs_fault(operation, status, **the keywords "
-     "of vbs.fail))"),
+     "of vbs.fail; or operation, sequence=[...]))"),
 ])
 def test_a_bad_mark_is_a_usage_error_at_setup(pytester: pytest.Pytester, mark: str, expected: str) -> None:
     result = run(pytester, f"""
@@ -68,7 +68,7 @@ def test_a_long_keyword_list_is_not_dumped() -> None:
 
 def test_the_fault_marker_takes_the_arguments_of_fail() -> None:
     parameters = inspect.signature(FakeVBS.fail).parameters
-    assert MARKERS["vbs_fault"].allowed() == [name for name in parameters if name != "self"]
+    assert MARKERS["vbs_fault"].allowed() == [*(name for name in parameters if name != "self"), "sequence"]
 
 
 @pytest.mark.parametrize("mark", ['vbs(transitions="manual")', "vbs_strict", 'vbs_fault("create_backup", 503)'])
