@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-connections", type=_positive(int), default=DEFAULT_MAX_CONNECTIONS, metavar="N",
                        help="connections served at once; more are answered 503 and closed "
                             f"(default: {DEFAULT_MAX_CONNECTIONS})")
+    serve.add_argument("--coverage", action="store_true",
+                       help="record which documented outcomes the requests exercise: GET /__vbs__/coverage")
     return parser
 
 
@@ -74,12 +76,19 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    plugins = [importlib.import_module(name) for name in args.plugin]
+    plugins: list[object] = [importlib.import_module(name) for name in args.plugin]
+    recorder = None
+    if args.coverage:
+        from pytest_vbs.coverage import CoverageRecorder  # deferred for import cost: only with --coverage
+
+        recorder = CoverageRecorder()
+        plugins.append(recorder)
     manager = standalone_plugin_manager(*plugins)
     fake = FakeVBS(args.host, args.port, project_id=args.project_id, transitions=args.transitions,
                    reads=args.reads, plugin_manager=manager, auth=args.auth, control=not args.no_control,
                    projects=args.projects, journal_bytes=args.journal_bytes,
-                   idle_timeout=args.idle_timeout, max_connections=args.max_connections)
+                   idle_timeout=args.idle_timeout, max_connections=args.max_connections,
+                   coverage=recorder)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with fake:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from pytest_vbs import assertions, clients, openapi, schemas
+from pytest_vbs import assertions, clients, har, openapi, schemas
 from pytest_vbs.errors import unknown_name
 from pytest_vbs.faults import FaultRule, sequence_rules
 from pytest_vbs.hookspecs import standalone_plugin_manager
@@ -32,6 +32,8 @@ from pytest_vbs.wsgi.serving import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTION
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
+
+    from pytest_vbs.coverage import CoverageRecorder
 
 __all__ = ["DEFAULT_PROJECT_ID", "FakeVBS", "SeedingWarning"]
 
@@ -71,13 +73,16 @@ class FakeVBS:
         journal_bytes: int | str = DEFAULT_JOURNAL_BYTES,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        coverage: CoverageRecorder | None = None,
     ) -> None:
         """``host`` is 127.0.0.1 unless other machines must reach the fake (binding 0.0.0.0 or :: warns);
         ``control=False`` turns the ``/__vbs__`` control API off (its routes answer 404, like unknown ones);
         ``projects`` restricts the project ids served (others answer 404; by default any id works);
         ``journal_bytes`` is the request journal's memory budget (bytes, or text like ``"16MiB"``; at least 4 MiB):
         past it the oldest entries are evicted; ``idle_timeout`` closes a connection silent for that many seconds
-        (60); ``max_connections`` caps the connections open at once (512; more are answered 503 and closed)."""
+        (60); ``max_connections`` caps the connections open at once (512; more are answered 503 and closed);
+        ``coverage`` is the recorder ``GET /__vbs__/coverage`` reports (its owner registers it on the plugin
+        manager; resets do not clear it)."""
         self.project_id = project_id
         self._defaults = (TransitionMode(transitions), reads)
         self.state = State(transitions=TransitionMode(transitions), reads=reads)
@@ -88,7 +93,9 @@ class FakeVBS:
         #: The fake Keystone: users, projects, tokens (``identity.add_user(...)``, ``identity.issue_token(...)``).
         self.identity = Identity(project_id=project_id, auth=auth)
         self.app = VBSApp(self.state, self.journal, self.hook, max_body=max_body, identity=self.identity,
-                          control=control, projects=projects, openapi=_openapi_document)
+                          control=control, projects=projects, openapi=_openapi_document,
+                          coverage=(lambda: coverage.report().as_json()) if coverage is not None else None)
+        self.coverage = coverage
         self.faults = self.app.faults
         self.app.on_reset = self.reset
         self.server = VBSServer(self.app, host, port, idle_timeout=idle_timeout, max_connections=max_connections)
@@ -395,6 +402,10 @@ class FakeVBS:
     def last_request(self, operation: str) -> RecordedRequest:
         """The most recent request of ``operation`` (fails when there is none)."""
         return assertions.last_request(self.requests, operation)
+
+    def har(self) -> dict[str, Any]:
+        """The journal (every request since the last reset) as a HAR 1.2 document, for any HAR viewer."""
+        return har.document(self.requests)
 
     def assert_all_requests_valid(self) -> None:
         """Fail listing every request sent since the reset that breaks the documented schemas."""

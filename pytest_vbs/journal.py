@@ -83,6 +83,10 @@ class RecordedRequest:
     truncated: tuple[str, ...]  #: what the journal cut: ``"body"``, ``"headers"``, ``"response"``
     seq: int  #: the entry's number (1, 2, ...; never reused while the fake runs); ``0`` until recorded
     weight: int = field(repr=False)  #: the memory the journal counts for it, in bytes
+    reason: str | None  #: the error's stable reason (``backup_not_found`` ...) when the fake refused the request
+    started: float  #: when the request arrived (``time.time()``)
+    duration: float  #: seconds from its arrival to the answer (injected delays included)
+    response_headers: dict[str, str] = field(repr=False)  #: the answer's headers
     _json: Any = field(repr=False)
     _response_json: Any = field(repr=False)
     _response_body: bytes | None = field(repr=False)
@@ -95,6 +99,7 @@ class RecordedRequest:
         self.project_id, self.status, self.fault, self.error = project_id, status, fault, error
         self._json, self._response_json, self._response_body, self._response_weight = json, response_json, None, None
         self.body, self.body_length, self.truncated, self.seq, self.weight = body, len(body), (), 0, 0
+        self.reason, self.started, self.duration, self.response_headers = None, 0.0, 0.0, {}
 
     @property
     def json(self) -> Any:
@@ -135,7 +140,8 @@ class RecordedRequest:
         elif len(self.body) > JSON_KEPT and self._json is not None:
             self._json = _UNSET  # parsed again from the body when read
         self.headers, headers_cut = _kept_headers(self.headers)
-        if headers_cut:
+        self.response_headers, answer_cut = _kept_headers(self.response_headers)  # a hook's may be long
+        if headers_cut or answer_cut:
             cut.append("headers")
         self.truncated = tuple(dict.fromkeys(cut))
         self.weight = self._weigh()
@@ -145,7 +151,8 @@ class RecordedRequest:
         texts = [self.path, self.method, self.operation, self.error or "", *self.query.keys(), *self.query.values(),
                  *self.headers.keys(), *self.headers.values()]
         weight = _ENTRY_OVERHEAD + sum(map(sys.getsizeof, texts)) + sys.getsizeof(self.body)
-        weight += sys.getsizeof(self.headers) + sys.getsizeof(self.query)
+        weight += sys.getsizeof(self.headers) + sys.getsizeof(self.query) + sys.getsizeof(self.response_headers)
+        weight += sum(map(sys.getsizeof, [*self.response_headers.keys(), *self.response_headers.values()]))
         if self._json is not _UNSET:
             weight += deep_size(self._json)
         if self._response_body is not None:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from pytest_vbs.fake import FakeVBS
 
+#: The modes of ``--vbs-report-requests`` (``pytest_vbs.report.MODES``, without importing it).
+REPORT_MODES = ("on-failure", "always", "never")
 #: How long the ``vbs`` fixture's teardown waits for requests its test began and left running, in seconds.
 LEFTOVER_GRACE = 1.0
 
@@ -42,7 +44,11 @@ def _int_in(low: int, high: int) -> Callable[[str], int]:
 def _choice(*values: str) -> Callable[[str], str]:
     def convert(text: str) -> str:
         if text not in values:
-            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(values)}")
+            import difflib  # deferred for import cost: only for a wrong value
+
+            near = difflib.get_close_matches(text, values, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(values)}{hint}")
         return text
 
     return convert
@@ -68,8 +74,11 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[str], Any]], ...] = (
     ("reads", "with transitions=reads: how many reads see the transient status (>= 1)", "1", _int_in(1, 1_000_000)),
     ("journal_bytes", "memory budget of the request journal, e.g. 16MiB (at least 4MiB; oldest entries evicted)",
      "64MiB", _journal_bytes),
+    ("report_requests", "add the requests a test sent to its report (section 'fake VBS requests'): on-failure, "
+     "always or never", "on-failure", _choice(*REPORT_MODES)),
 )
 _FLAGS = ("strict", "auth", "control")
+_REQUESTS = pytest.StashKey[list[Any]]()  #: a test's requests, kept from its fake's reset for its teardown report
 _SETTINGS = pytest.StashKey[dict[str, Any]]()  #: the checked settings of the run (pytest_configure)
 _MARKS = pytest.StashKey[Settings]()  #: the checked marks of a test (pytest_runtest_setup)
 
@@ -92,6 +101,61 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="turn the /__vbs__ control API off: its routes answer 404 like unknown routes "
                          "(ini: vbs_control = false)")
     parser.addini("vbs_control", "serve the /__vbs__ control API", type="bool", default=True)
+    _add_insight_options(group)
+
+
+# -- what the suite tested, and what a failing test sent (docs/insight.md) ------------------------------------------
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be a percentage between 0 and 100, not {text!r}")
+    return value
+
+
+def _add_insight_options(group: pytest.OptionGroup) -> None:
+    group.addoption("--vbs-coverage", action="store_true", dest="vbs_coverage", default=False,
+                    help="print, at the end of the session, which documented outcomes of each VBS operation the "
+                         "suite exercised (statuses, error reasons and codes, wire faults, end states)")
+    group.addoption("--vbs-coverage-json", dest="vbs_coverage_json", default=None, metavar="PATH",
+                    help="write the API coverage report as JSON to PATH")
+    group.addoption("--vbs-coverage-fail-under", dest="vbs_coverage_fail_under", default=None, type=_percent,
+                    metavar="PERCENT", help="fail the session when fewer than PERCENT %% of the documented outcomes "
+                                            "were exercised")
+    group.addoption("--vbs-har", dest="vbs_har", default=None, metavar="DIR",
+                    help="write the requests of each failed test that used vbs to DIR/<test id>.har (HAR 1.2)")
+
+
+def _configure_insight(config: pytest.Config) -> None:
+    json_path, fail_under = config.getoption("vbs_coverage_json"), config.getoption("vbs_coverage_fail_under")
+    if config.getoption("vbs_coverage") or json_path or fail_under is not None:
+        from pytest_vbs import coverage_session  # deferred for import cost: only with a coverage option
+
+        coverage_session.install(config, show=config.getoption("vbs_coverage"), json_path=json_path,
+                                 fail_under=fail_under)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """The section "fake VBS requests" (and ``--vbs-har``'s file) for a test that used ``vbs``."""
+    report: pytest.TestReport = yield
+    fake = getattr(item, "funcargs", {}).get("vbs")
+    if fake is not None:
+        mode, har_dir = item.config.stash[_SETTINGS]["report_requests"], item.config.getoption("vbs_har")
+        listing = (mode == "always" and report.when == "call") or (mode == "on-failure" and report.failed)
+        if listing or (har_dir and report.failed):
+            from pytest_vbs import report as requests_report  # deferred for import cost: only when reporting
+
+            entries = item.stash.get(_REQUESTS, None)  # kept when the teardown reset the fake
+            if entries is None:
+                entries = fake.requests
+            requests_report.attach(item, report, entries, listing=listing,
+                                   har_dir=har_dir if report.failed else None)
+    return report
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -104,6 +168,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in ini_lines():
         config.addinivalue_line("markers", line)
     config.stash[_SETTINGS] = _settings(config)
+    _configure_insight(config)
 
 
 def _settings(config: pytest.Config) -> dict[str, Any]:
@@ -187,6 +252,7 @@ def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
         auth=settings["auth"],
         control=settings["control"],
         journal_bytes=settings["journal_bytes"],
+        coverage=getattr(pytestconfig.pluginmanager.get_plugin("vbs-coverage"), "recorder", None),
     )
     fake.start()
     try:
@@ -219,6 +285,9 @@ def _scope(server: FakeVBS, item: pytest.Item) -> Iterator[FakeVBS]:
         strict = marks.strict if marks.strict is not None else _flag(item.config, "strict")
         problems = _problems(server, fake, generation, strict)
     finally:
+        settings = item.config.stash[_SETTINGS]
+        if settings["report_requests"] != "never" or item.config.getoption("vbs_har"):
+            item.stash[_REQUESTS] = fake.requests  # for the teardown report (pytest_runtest_makereport)
         server.reset()
     if problems:
         pytest.fail(problems, pytrace=False)

@@ -33,6 +33,9 @@ class Controls(Protocol):
     def openapi_document(self, server_url: str) -> dict[str, Any]:
         """The OpenAPI document of the fake, with ``servers`` set to ``server_url``."""
 
+    def coverage_report(self) -> dict[str, Any]:
+        """The API coverage report of the session (404 when coverage is off)."""
+
 
 @dataclass
 class Call:

@@ -124,6 +124,11 @@ def control_openapi(call: Call) -> dict[str, Any]:
     return call.controls.openapi_document(call.base_url)
 
 
+def control_coverage(call: Call) -> dict[str, Any]:
+    """The API coverage report: what the requests so far exercised of each documented operation."""
+    return call.controls.coverage_report()
+
+
 # -- rows ------------------------------------------------------------------------------------------------------
 def _routes() -> list[Operation]:
     base = "/__vbs__"
@@ -149,6 +154,7 @@ def _routes() -> list[Operation]:
         Operation("control_list_faults", "GET", f"{base}/faults", control_list_faults, **common),
         Operation("control_clear_faults", "DELETE", f"{base}/faults", control_clear_faults, 204, **common),
         Operation("control_openapi", "GET", f"{base}/openapi.json", control_openapi, **common),
+        Operation("control_coverage", "GET", f"{base}/coverage", control_coverage, **common),
     ]
 
 

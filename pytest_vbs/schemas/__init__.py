@@ -308,3 +308,41 @@ def _target(base: str, ref: str) -> tuple[str, Any]:
     for part in (p for p in pointer.split("/") if p):
         node = node[part]
     return uri, node
+
+
+def documented_errors(kind: str, name: str) -> tuple[set[str], set[str]]:
+    """The error reasons and VBS codes the schema ``kind/name`` documents: its ``x-errors`` (reason, code),
+    ``x-code``, ``x-missing-codes`` and ``x-default-code``, ``missing_field`` where it requires a field and
+    ``unknown_field`` where it forbids others, through every ``$ref`` (the API coverage report's
+    documented outcomes)."""
+    reasons: set[str] = set()
+    codes: set[str] = set()
+    document = schema(kind, name)
+    if document is not None:
+        _collect_errors(document["$id"], document, reasons, codes, set())
+    return reasons, codes
+
+
+def _collect_errors(base: str, node: Any, reasons: set[str], codes: set[str], seen: set[int]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _collect_errors(base, item, reasons, codes, seen)
+        return
+    if not isinstance(node, Mapping) or id(node) in seen:
+        return
+    seen.add(id(node))
+    for annotation in node.get("x-errors", {}).values():
+        reasons.add(str(annotation["reason"]))
+        if annotation.get("code"):
+            codes.add(str(annotation["code"]))
+    if node.get("required"):
+        reasons.add("missing_field")
+    if node.get("additionalProperties") is False:
+        reasons.add("unknown_field")
+    codes.update(str(code) for code in node.get("x-missing-codes", {}).values())
+    codes.update(str(node[key]) for key in ("x-code", "x-default-code") if node.get(key))
+    for key, value in node.items():
+        if key == "$ref" and isinstance(value, str):
+            _collect_errors(*_target(base, value), reasons, codes, seen)
+        elif key not in ("x-errors", "x-missing-codes"):
+            _collect_errors(base, value, reasons, codes, seen)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
@@ -98,6 +99,7 @@ class VBSApp:
         control: bool = True,
         projects: Iterable[str] | None = None,
         openapi: Callable[[str], dict[str, Any]] | None = None,
+        coverage: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.state = state if state is not None else State()
         self.journal = journal if journal is not None else Journal()
@@ -117,6 +119,7 @@ class VBSApp:
         self.on_reset: Callable[[], None] = self.reset
         self.identity = identity if identity is not None else Identity()  #: users, tokens, API auth
         self._openapi = openapi
+        self._coverage = coverage
         self._errors_lock = threading.Lock()
         self._unexpected: list[str] = []
         self._unexpected_dropped = 0
@@ -153,6 +156,12 @@ class VBSApp:
                            reason="unknown_route")
         return self._openapi(server_url)
 
+    def coverage_report(self) -> dict[str, Any]:
+        if self._coverage is None:
+            raise APIError(404, "API coverage is off: run pytest with --vbs-coverage, or serve with --coverage.",
+                           reason="unknown_route")
+        return self._coverage()
+
     def allowed_methods(self, path: str) -> list[str]:
         """The methods some operation serves at ``path`` (for ``Allow`` headers)."""
         return sorted(self._matcher.allowed_methods(path))
@@ -184,6 +193,7 @@ class VBSApp:
             self.flights.end(ticket)
 
     def _handle(self, request: Request, generation: int) -> Reply:
+        started = time.perf_counter()
         operation, args, route_error = self._route(request)
         exchange = _Exchange(
             request=request,
@@ -201,6 +211,7 @@ class VBSApp:
                 project_id=args.get("project_id"),
             ),
         )
+        exchange.entry.started = time.time()
         try:
             response = self._answer(exchange, route_error)
         except Abandoned:
@@ -212,6 +223,7 @@ class VBSApp:
             error.__traceback__ = error.__context__ = error.__cause__ = None
             exchange.journal_json = _UNSET
             code = error.code or (operation.codes.get(error.reason or "") if operation else None)
+            exchange.entry.reason = error.reason
             response = json_response(error.status, error_body(exchange.family, error.status, error.message, code))
             response.set_headers(error.headers)
         except Exception:  # a bug in the fake (or a hook): answer like Cinder would, and keep the traceback
@@ -223,6 +235,7 @@ class VBSApp:
         if exchange.microversion is not None:
             response.set_headers({MICROVERSION_HEADER: f"volume {version_text(exchange.microversion)}",
                                   "Vary": MICROVERSION_HEADER})
+        exchange.entry.duration = time.perf_counter() - started
         self._record(exchange, response)
         self.state.prune()  # empty projects of unknown ids do not pile up in a long-lived serve
         return response
@@ -267,6 +280,7 @@ class VBSApp:
         """The journal entry completed with the answer, appended, and shown to ``pytest_vbs_answered``."""
         entry, operation = exchange.entry, exchange.operation
         entry.status = 0 if exchange.request.environ.get(ENVIRON_FAULT) in _NO_ANSWER else response.status_code
+        entry.response_headers = dict(response.headers)
         if response.status_code == 204:
             entry.response_json = None
         elif exchange.journal_json is not _UNSET:
