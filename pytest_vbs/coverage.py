@@ -85,13 +85,10 @@ KINDS: tuple[str, ...] = tuple(kind for kind, _ in OUTCOME_SOURCES)
 @functools.cache
 def documented_outcomes(name: str) -> dict[str, tuple[str, ...]]:
     """The documented outcomes of operation ``name``, by kind (``status``, ``reason``, ``code``, ``fault``,
-    ``state``)."""
+    ``state``): reasons and codes sorted, the others in their table's order."""
     op = api.BY_NAME[name]
-    return {kind: tuple(sorted(set(source(op)), key=_order)) for kind, source in OUTCOME_SOURCES}
-
-
-def _order(value: str) -> tuple[int, str]:
-    return (int(value), "") if value.isdigit() else (0, value)
+    found = {kind: tuple(dict.fromkeys(source(op))) for kind, source in OUTCOME_SOURCES}
+    return {kind: tuple(sorted(values)) if kind in ("reason", "code") else values for kind, values in found.items()}
 
 
 def documented_operations() -> tuple[str, ...]:
@@ -257,7 +254,7 @@ class CoverageReport:
                 lines.append(f"{row.operation:<{name_width}}  {0:>5}  {f'0/{row.outcomes}':>8}  never called")
                 continue
             seen = " ".join(f"{status}x{count}" for status, count in sorted(row.statuses.items(),
-                                                                          key=lambda kv: _order(kv[0])))
+                                                                          key=lambda kv: int(kv[0])))
             faults = " ".join(f"{fault}x{count}" for fault, count in sorted(row.faults.items()))
             lines.append(f"{row.operation:<{name_width}}  {row.calls:>5}  "
                          f"{f'{row.exercised}/{row.outcomes}':>8}  {seen}" + (f" / faults {faults}" if faults else ""))

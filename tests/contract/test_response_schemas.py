@@ -28,6 +28,7 @@ from vbs_support import json_refs
 from pytest_vbs import FakeVBS, schemas
 from pytest_vbs.api import BY_NAME, OPERATIONS
 from pytest_vbs.assertions import assert_valid_response
+from pytest_vbs.coverage import CoverageRecorder
 from pytest_vbs.errors import Family
 
 DEFINITIONS_ID = f"{schemas.BASE_URI}response_definitions.json"
@@ -373,6 +374,14 @@ def _control_clear_faults(walk: Walk) -> list[requests.Response]:
     return [walk.http.delete(walk.control_url("faults"))]
 
 
+def _control_coverage(walk: Walk) -> list[requests.Response]:
+    """The vbs fixture's fake records no coverage (404): a fake that does, driven once."""
+    with FakeVBS(coverage=CoverageRecorder()) as fake:
+        fake.plugin_manager.register(fake.coverage)
+        walk.http.get(f"{fake.endpoint}/backups")
+        return [walk.http.get(f"{fake.url}/__vbs__/coverage")]
+
+
 def _cloudbackups(walk: Walk) -> str:
     return f"{walk.vbs.endpoint_v2}/cloudbackups"
 
@@ -653,6 +662,7 @@ STEPS: dict[str, Step] = {
     "control_list_faults": _control_list_faults,
     "control_clear_faults": _control_clear_faults,
     "control_openapi": _get("/__vbs__/openapi.json"),
+    "control_coverage": _control_coverage,
     "create_vbs_backup": _create_vbs_backup,
     "delete_vbs_backup": _delete_vbs_backup,
     "restore_vbs_backup": _restore_vbs_backup,
