@@ -240,3 +240,15 @@ def test_the_json_schema_of_the_report_holds(tmp_path: Path) -> None:
 
     recorder = CoverageRecorder()
     assert_valid_response("control_coverage", recorder.report().as_json())
+
+
+def test_the_readme_shows_this_suites_table(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's sample table is the output of SUITE above at 100 columns (its "..." leaves rows out)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    sample = readme.split("```text\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("COLUMNS", "100")
+    result, _ = run_suite(pytester, "--vbs-coverage")
+    printed = result.stdout.lines
+    for line in sample.splitlines():
+        if line != "...":
+            assert line in printed, line
