@@ -374,12 +374,18 @@ _VARIANTS: dict[str, tuple[str, str]] = {
         "    assert {get}(httpserver.url_for(PATH)).status_code == 200",
     ),
     "bare session server (floor)": ("bare_url", "assert {get}(bare_url + PATH).status_code == 200"),
+    "pytest-vbs `vbs` with --vbs-coverage": ("vbs", "assert {get}(vbs.endpoint + '/backups').status_code == 200"),
 }
+#: Options a variant's project runs with (its pytest.ini's addopts).
+_ADDOPTS: dict[str, str] = {"pytest-vbs `vbs` with --vbs-coverage": "--vbs-coverage"}
+#: Issue 18: what --vbs-coverage may add to the vbs test's per-test cost.
+COVERAGE_OVERHEAD = 0.05
 
 
 def write_pytest_project(directory: Path, variant: str, tests: int, fresh_connection: bool) -> None:
     directory.mkdir(parents=True)
-    (directory / "pytest.ini").write_text("[pytest]\n")
+    addopts = _ADDOPTS.get(variant)
+    (directory / "pytest.ini").write_text("[pytest]\n" + (f"addopts = {addopts}\n" if addopts else ""))
     (directory / "_bench_timer.py").write_text(_TIMER_PLUGIN)
     argument, body = _VARIANTS[variant]
     get = "requests.get" if fresh_connection else "SESSION.get"
@@ -473,6 +479,11 @@ def bench_pytest_runs(cfg: Config, report: Report, workdir: Path) -> None:
                       f"{ratio(vbs, peer)}", vbs <= peer)
         report.target(f"per-test cost ≤ 1.2 x the bare session-server floor{suffix}",
                       f"{us(vbs)} vs {us(floor)} = {ratio(vbs, floor)}", vbs <= 1.2 * floor)
+        with_coverage = cost["pytest-vbs `vbs` with --vbs-coverage"]
+        coverage_cpu = cpu_cost["pytest-vbs `vbs` with --vbs-coverage"] - cpu_cost["pytest-vbs `vbs`"]
+        report.target(f"--vbs-coverage adds ≤ {COVERAGE_OVERHEAD:.0%} to the vbs per-test cost{suffix}",
+                      f"{us(with_coverage)} vs {us(vbs)} = {ratio(with_coverage, vbs)} (CPU: {us(coverage_cpu)} "
+                      f"more per test)", with_coverage <= (1 + COVERAGE_OVERHEAD) * vbs)
         if vbs > peer or vbs > 1.2 * floor:
             report.note(f"per-test cost{suffix}: in CPU time (less sensitive to other load) the vbs test costs "
                         f"{us(cpu_cost['pytest-vbs `vbs`'])} vs pytest-httpserver's "

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_vbs.assertions import assert_valid_request, assert_valid_response
+    from pytest_vbs.coverage import CoverageRecorder, CoverageReport
     from pytest_vbs.errors import ERROR_STATUSES, APIError
     from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS, SeedingWarning
     from pytest_vbs.faults import FaultRule, WireFault
@@ -36,6 +37,8 @@ _WHERE = {
     "APIError": "pytest_vbs.errors",
     "Answer": "pytest_vbs.hookspecs",
     "Backup": _MODELS,
+    "CoverageRecorder": "pytest_vbs.coverage",
+    "CoverageReport": "pytest_vbs.coverage",
     "ExposedServerWarning": "pytest_vbs.wsgi.serving",
     "FakeVBS": "pytest_vbs.fake",
     "FaultRule": "pytest_vbs.faults",
@@ -61,6 +64,8 @@ __all__ = [
     "APIError",
     "Answer",
     "Backup",
+    "CoverageRecorder",
+    "CoverageReport",
     "ExposedServerWarning",
     "FakeVBS",
     "FaultRule",
