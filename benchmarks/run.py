@@ -479,11 +479,13 @@ def bench_pytest_runs(cfg: Config, report: Report, workdir: Path) -> None:
                       f"{ratio(vbs, peer)}", vbs <= peer)
         report.target(f"per-test cost ≤ 1.2 x the bare session-server floor{suffix}",
                       f"{us(vbs)} vs {us(floor)} = {ratio(vbs, floor)}", vbs <= 1.2 * floor)
-        with_coverage = cost["pytest-vbs `vbs` with --vbs-coverage"]
-        coverage_cpu = cpu_cost["pytest-vbs `vbs` with --vbs-coverage"] - cpu_cost["pytest-vbs `vbs`"]
-        report.target(f"--vbs-coverage adds ≤ {COVERAGE_OVERHEAD:.0%} to the vbs per-test cost{suffix}",
-                      f"{us(with_coverage)} vs {us(vbs)} = {ratio(with_coverage, vbs)} (CPU: {us(coverage_cpu)} "
-                      f"more per test)", with_coverage <= (1 + COVERAGE_OVERHEAD) * vbs)
+        # Judged in CPU time: the client and server threads' work, which other load on the machine barely moves;
+        # the wall-time figures are shown beside it.
+        coverage_name = "pytest-vbs `vbs` with --vbs-coverage"
+        vbs_cpu, coverage_cpu = cpu_cost["pytest-vbs `vbs`"], cpu_cost[coverage_name]
+        report.target(f"--vbs-coverage adds ≤ {COVERAGE_OVERHEAD:.0%} to the vbs per-test cost{suffix} (CPU)",
+                      f"{us(coverage_cpu)} vs {us(vbs_cpu)} CPU = {ratio(coverage_cpu, vbs_cpu)} (wall: "
+                      f"{us(cost[coverage_name])} vs {us(vbs)})", coverage_cpu <= (1 + COVERAGE_OVERHEAD) * vbs_cpu)
         if vbs > peer or vbs > 1.2 * floor:
             report.note(f"per-test cost{suffix}: in CPU time (less sensitive to other load) the vbs test costs "
                         f"{us(cpu_cost['pytest-vbs `vbs`'])} vs pytest-httpserver's "

@@ -7,8 +7,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from pytest_vbs import plugin
 from pytest_vbs.journal import RecordedRequest
-from pytest_vbs.report import LAST, line, section
+from pytest_vbs.report import LAST, MODES, line, section
 
 SUITE = """
 import requests
@@ -125,3 +126,7 @@ def test_the_section_keeps_the_last_requests() -> None:
     assert len(lines) == LAST + 1
     assert lines[-1].startswith(f"GET /v3/{{project}}/backups/{LAST + 6} ")
     assert section([]) == "(no requests)"
+
+
+def test_the_plugin_knows_the_modes_without_importing_them() -> None:
+    assert plugin._REPORT_MODES == MODES
