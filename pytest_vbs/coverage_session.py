@@ -65,7 +65,7 @@ class CoverageSession:
             return
         if self.show:
             terminalreporter.write_sep("-", "fake VBS API coverage")
-            for line in self.result.lines(terminalreporter._tw.fullwidth):
+            for line in self.result.lines(self.config.get_terminal_writer().fullwidth):
                 terminalreporter.write_line(line)
         else:
             terminalreporter.write_line(self.result.summary())
