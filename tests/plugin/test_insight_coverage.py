@@ -252,3 +252,20 @@ def test_the_readme_shows_this_suites_table(pytester: pytest.Pytester, monkeypat
     for line in sample.splitlines():
         if line != "...":
             assert line in printed, line
+
+
+def test_fault_kinds_are_counted_by_label(http: requests.Session) -> None:
+    recorder = CoverageRecorder()
+    with FakeVBS() as fake:
+        fake.plugin_manager.register(recorder)
+        fake.fail("list_backups", delay=(0.001, 0.002), times=2)
+        fake.fail("create_volume", 500, after_commit=True)
+        for _ in range(2):
+            http.get(f"{fake.endpoint}/backups")
+        http.post(f"{fake.endpoint}/volumes", json={"volume": {"size": 1}})  # a Cinder helper: not documented
+        fake.fail("get_backup", 409, after_commit=True)
+        http.get(f"{fake.endpoint}/backups/{fake.add_backup()}")
+    operations = recorder.snapshot()["operations"]
+    assert operations["list_backups"]["faults"] == {"delay": 2}
+    assert operations["get_backup"]["faults"] == {"409 after_commit": 1}
+    assert "create_volume" not in operations
