@@ -98,9 +98,14 @@ def _status_text(status: int) -> str:
 
 
 def file_name(test_id: str) -> str:
-    """A file name for the HAR of test ``test_id``: unsafe characters replaced, long ids cut."""
+    """A file name for the HAR of test ``test_id``: unsafe characters replaced; a long id cut, with a digest of
+    the whole id so that two long ids sharing a beginning do not overwrite each other."""
     name = _UNSAFE.sub("_", test_id).strip("_.") or "test"
-    return name[:MAX_NAME] + ".har"
+    if len(name) > MAX_NAME:
+        import hashlib  # deferred for import cost: only for long test ids
+
+        name = name[: MAX_NAME - 9] + "-" + hashlib.sha1(test_id.encode()).hexdigest()[:8]
+    return name + ".har"
 
 
 def write(directory: str | Path, test_id: str, entries: Iterable[RecordedRequest]) -> Path:

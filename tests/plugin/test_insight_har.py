@@ -59,8 +59,10 @@ def test_file_names_are_safe(test_id: str, expected: str) -> None:
     assert file_name(test_id) == expected
 
 
-def test_long_test_ids_are_cut() -> None:
-    assert len(file_name("t" * 1000)) == MAX_NAME + len(".har")
+def test_long_test_ids_are_cut_and_stay_apart() -> None:
+    one, two = file_name("t" * 1000 + "[1]"), file_name("t" * 1000 + "[2]")
+    assert len(one) == len(two) == MAX_NAME + len(".har")
+    assert one != two
 
 
 def test_vbs_har_writes_one_file_per_failed_test(pytester: pytest.Pytester) -> None:
