@@ -32,6 +32,7 @@ class CoverageSession:
         self.json_path = Path(json_path) if json_path else None
         self.fail_under = fail_under
         self.result: CoverageReport | None = None
+        self.write_error: str | None = None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -51,9 +52,13 @@ class CoverageSession:
             return
         self.result = self.recorder.report()
         if self.json_path is not None:
-            self.json_path.parent.mkdir(parents=True, exist_ok=True)
-            self.json_path.write_text(json.dumps(self.result.as_json(), indent=2) + "\n", encoding="utf-8")
-        if self.below_threshold and session.exitstatus == pytest.ExitCode.OK:
+            try:
+                self.json_path.parent.mkdir(parents=True, exist_ok=True)
+                self.json_path.write_text(json.dumps(self.result.as_json(), indent=2) + "\n", encoding="utf-8")
+            except OSError as error:
+                self.write_error = f"vbs coverage: the JSON could not be written to {self.json_path}: {error}"
+        failed = self.below_threshold or self.write_error is not None
+        if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     @property
@@ -69,7 +74,9 @@ class CoverageSession:
                 terminalreporter.write_line(line)
         else:
             terminalreporter.write_line(self.result.summary())
-        if self.json_path is not None:
+        if self.write_error is not None:
+            terminalreporter.write_line(self.write_error, red=True, bold=True)
+        elif self.json_path is not None:
             terminalreporter.write_line(f"vbs coverage JSON written to {self.json_path}")
         if self.below_threshold:
             terminalreporter.write_line(

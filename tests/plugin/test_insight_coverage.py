@@ -269,3 +269,12 @@ def test_fault_kinds_are_counted_by_label(http: requests.Session) -> None:
     assert operations["list_backups"]["faults"] == {"delay": 2}
     assert operations["get_backup"]["faults"] == {"409 after_commit": 1}
     assert "create_volume" not in operations
+
+
+def test_a_json_path_that_cannot_be_written_fails_the_run_with_a_message(pytester: pytest.Pytester) -> None:
+    (pytester.path / "taken").write_text("a file, not a directory")
+    pytester.makepyfile("def test_ok(vbs):\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--vbs-coverage-json", "taken/coverage.json")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["vbs coverage: the JSON could not be written to taken/coverage.json: *"])

@@ -92,3 +92,11 @@ def test_vbs_har_writes_one_file_per_failed_test(pytester: pytest.Pytester) -> N
     assert entry["response"]["status"] == 500
     assert "injected fault: 500" in entry["comment"]
     assert document["log"]["comment"] == "requests of test_har.py::test_fails[1]"
+
+
+def test_a_har_directory_that_cannot_be_written_is_reported(pytester: pytest.Pytester) -> None:
+    (pytester.path / "taken").write_text("a file, not a directory")
+    pytester.makepyfile("def test_fails(vbs):\n    assert False\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--vbs-har", "taken")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*- fake VBS HAR -*", "--vbs-har: the HAR could not be written to taken: *"])
