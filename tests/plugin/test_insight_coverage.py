@@ -108,10 +108,13 @@ def test_the_json_alone_prints_only_the_summary_line(pytester: pytest.Pytester) 
 
 def test_xdist_workers_counts_are_merged(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
-    result, data = run_suite(pytester, "-n", "2", "--vbs-coverage", subprocess=True)
+    result, data = run_suite(pytester, "-n", "2", "--vbs-coverage", "--vbs-coverage-fail-under", "50",
+                             subprocess=True)
     result.assert_outcomes(passed=4)
     check_known_calls(data)
-    result.stdout.fnmatch_lines(["*fake VBS API coverage*", "vbs coverage: 3 of * 7 of *"])
+    result.stdout.fnmatch_lines(["*fake VBS API coverage*", "vbs coverage: 3 of * 7 of *",
+                                 "FAIL Required vbs coverage of 50 % not reached*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the controller applies the threshold to the merged counts
 
 
 @pytest.mark.parametrize(("threshold", "status"), [("0.1", 0), ("99", 1)])
