@@ -3,6 +3,7 @@ network panel or any HAR viewer.
 
 Every entry carries its timings, the request's and the answer's headers, both bodies as the journal keeps them,
 and, where a fault was injected, a ``comment`` naming it. A request the fake could not route is still an entry.
+Tokens and passwords read ``[redacted]``, as in ``GET /__vbs__/requests``: a HAR is meant to be shared.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from pytest_vbs.journal import RecordedRequest
+from pytest_vbs.journal import REDACTED, SECRET_HEADERS, RecordedRequest, redacted
 
 HAR_VERSION = "1.2"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -42,7 +43,8 @@ def document(entries: Iterable[RecordedRequest], *, comment: str = "") -> dict[s
 
 
 def _headers(headers: dict[str, str]) -> list[dict[str, str]]:
-    return [{"name": name, "value": value} for name, value in headers.items()]
+    return [{"name": name, "value": REDACTED if name.lower() in SECRET_HEADERS else value}
+            for name, value in headers.items()]
 
 
 def _entry(entry: RecordedRequest) -> dict[str, Any]:
@@ -60,9 +62,11 @@ def _entry(entry: RecordedRequest) -> dict[str, Any]:
         "bodySize": len(entry.body),
     }
     if entry.body:
-        request["postData"] = {"mimeType": entry.headers.get("Content-Type", ""),
-                               "text": entry.body.decode("utf-8", "replace")}
-    text = "" if entry.response_json is None else json.dumps(entry.response_json)
+        parsed = entry.json
+        text = entry.body.decode("utf-8", "replace") if parsed is None else json.dumps(redacted(parsed))
+        request["postData"] = {"mimeType": entry.headers.get("Content-Type", ""), "text": text}
+    answer = entry.response_json
+    text = "" if answer is None else json.dumps(redacted(answer))
     result: dict[str, Any] = {
         "startedDateTime": datetime.fromtimestamp(entry.started, timezone.utc).isoformat(timespec="milliseconds"),
         "time": milliseconds,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_vbs.journal import RecordedRequest
+from pytest_vbs.journal import RecordedRequest, redacted
 
 SECTION = "fake VBS requests"
 #: The report modes of ``--vbs-report-requests`` / ini ``vbs_report_requests``.
@@ -43,8 +43,8 @@ def line(entry: RecordedRequest) -> str:
     text = f"{entry.method} {path}"
     if entry.query:
         text += "?" + "&".join(f"{key}={value}" for key, value in entry.query.items())
-    if entry.json is not None:
-        text += " " + shorten(json.dumps(entry.json, separators=(",", ":")))
+    if entry.json is not None:  # passwords and token ids redacted, as in GET /__vbs__/requests
+        text += " " + shorten(json.dumps(redacted(entry.json), separators=(",", ":")))
     elif entry.body:
         text += " " + shorten(repr(entry.body))
     text += f" -> {entry.status or 'no answer'} {entry.operation}"

@@ -100,3 +100,16 @@ def test_a_har_directory_that_cannot_be_written_is_reported(pytester: pytest.Pyt
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--vbs-har", "taken")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*- fake VBS HAR -*", "--vbs-har: the HAR could not be written to taken: *"])
+
+
+def test_tokens_and_passwords_are_redacted(vbs: FakeVBS, http: requests.Session) -> None:
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "vbs-user", "domain": {"name": "Default"}, "password": "vbs-password"}}}}}
+    issued = http.post(f"{vbs.auth_url}/auth/tokens", json=body)
+    assert issued.status_code == 201
+    token = issued.headers["X-Subject-Token"]
+    http.get(f"{vbs.endpoint}/backups", headers={"X-Auth-Token": token})
+    text = json.dumps(vbs.har())
+    assert token not in text
+    assert "vbs-password" not in text
+    assert har_problems(vbs.har()) == []

@@ -130,3 +130,9 @@ def test_the_section_keeps_the_last_requests() -> None:
 
 def test_the_plugin_knows_the_modes_without_importing_them() -> None:
     assert plugin._REPORT_MODES == MODES
+
+
+def test_lines_redact_passwords() -> None:
+    shown = line(entry(method="POST", json={"auth": {"password": {"user": {"password": "s3cret"}}}}))
+    assert "s3cret" not in shown
+    assert "[redacted]" in shown
