@@ -59,7 +59,7 @@ def _entry(entry: RecordedRequest) -> dict[str, Any]:
         "headers": _headers(entry.headers),
         "queryString": [{"name": name, "value": value} for name, value in entry.query.items()],
         "headersSize": -1,
-        "bodySize": len(entry.body),
+        "bodySize": entry.body_length,  # as sent; the journal may keep only its beginning
     }
     if entry.body:
         parsed = entry.json
@@ -88,6 +88,9 @@ def _entry(entry: RecordedRequest) -> dict[str, Any]:
     }
     if entry.fault:
         result["comment"] += f"; injected fault: {entry.fault}"
+    if entry.truncated:
+        cut = ", ".join(entry.truncated)
+        result["comment"] += f"; cut by the journal: {cut} (request body: {entry.body_length} bytes)"
     if entry.error:
         result["comment"] += "; the fake failed unexpectedly: " + entry.error.strip().splitlines()[-1]
     return result

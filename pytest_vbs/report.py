@@ -47,6 +47,8 @@ def line(entry: RecordedRequest) -> str:
         text += " " + shorten(json.dumps(redacted(entry.json), separators=(",", ":")))
     elif entry.body:
         text += " " + shorten(repr(entry.body))
+    if "body" in entry.truncated:
+        text += f" [body of {entry.body_length} bytes, cut by the journal]"
     text += f" -> {entry.status or 'no answer'} {entry.operation}"
     if entry.fault:
         text += f" [fault: {entry.fault}]"

@@ -113,3 +113,15 @@ def test_tokens_and_passwords_are_redacted(vbs: FakeVBS, http: requests.Session)
     assert token not in text
     assert "vbs-password" not in text
     assert har_problems(vbs.har()) == []
+
+
+def test_a_body_the_journal_cut_says_so(vbs: FakeVBS, http: requests.Session) -> None:
+    from pytest_vbs.journal import BODY_KEPT
+
+    sent = b'{"backup": {"name": "' + b"x" * (BODY_KEPT + 10) + b'"}}'
+    http.post(f"{vbs.endpoint}/backups", data=sent, headers={"Content-Type": "application/json"})
+    (entry,) = vbs.har()["log"]["entries"]
+    assert entry["request"]["bodySize"] == len(sent)
+    assert len(entry["request"]["postData"]["text"]) == BODY_KEPT
+    assert f"cut by the journal: body (request body: {len(sent)} bytes)" in entry["comment"]
+    assert har_problems(vbs.har()) == []
