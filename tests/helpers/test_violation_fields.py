@@ -89,7 +89,8 @@ def test_strict_mode_names_each_field(pytester: pytest.Pytester) -> None:
             requests.post(f"{vbs.endpoint}/backups", json={"backup": {"name": "auto1"}}, timeout=5)
         """
     )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    # Without the section "fake VBS requests", which repeats the answer's message on the request's line.
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--vbs-report-requests=never")
 
     result.assert_outcomes(passed=1, errors=1)
     output = result.stdout.str()
