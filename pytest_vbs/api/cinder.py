@@ -100,7 +100,9 @@ def list_versions(call: Call) -> dict[str, Any]:
 
 
 def show_version(call: Call) -> dict[str, Any]:
-    return {"version": _version(call, call.version)}
+    """``GET /v3`` and ``/v2``: Cinder's ``VersionsController.index`` answers a list with the one version
+    (tempest's ``volume_api_version_details`` requires ``versions``), not a single ``version`` object."""
+    return {"versions": [_version(call, call.version)]}
 
 
 # -- rows ------------------------------------------------------------------------------------------------
