@@ -38,6 +38,7 @@ class TransitionMode(enum.Enum):
     IMMEDIATE = "immediate"  #: before the accepting response is sent: clients never see the transient status
     READS = "reads"  #: after the transient status has been read N times (get or list)
     MANUAL = "manual"  #: only when the test calls ``advance()``
+    TIMED = "timed"  #: after ``seconds`` of wall-clock time, whether or not anybody reads
 
 
 def utcnow() -> datetime:
@@ -104,6 +105,7 @@ class Pending:
     failure: str
     reads_left: int
     job: Job | None = None
+    due: float | None = None  #: ``time.monotonic()`` deadline in ``TransitionMode.TIMED``
 
 
 @dataclass
