@@ -15,6 +15,7 @@ from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
 from pytest_vbs.hookspecs import standalone_plugin_manager
 from pytest_vbs.journal import DEFAULT_JOURNAL_BYTES, journal_bytes
 from pytest_vbs.service.identity import DEFAULT_PASSWORD, DEFAULT_USERNAME
+from pytest_vbs.service.lifecycle import DEFAULT_SECONDS, check_seconds
 from pytest_vbs.service.models import TransitionMode
 from pytest_vbs.wsgi.serving import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 
@@ -29,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--transitions", choices=[m.value for m in TransitionMode], default="immediate",
                        help="when asynchronous status changes happen (default: immediate)")
     serve.add_argument("--reads", type=int, default=1, help="with --transitions reads: reads before settling")
+    serve.add_argument("--seconds", type=_seconds, default=None,
+                       help=f"with --transitions timed: seconds before settling (default: {DEFAULT_SECONDS})")
     serve.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                        help="import MODULE and register its pytest_vbs_* hooks (repeatable)")
     serve.add_argument("--auth", action="store_true",
@@ -72,12 +75,23 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
     return convert
 
 
+def _seconds(text: str) -> float:
+    try:
+        return check_seconds(float(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a number of seconds >= 0: {text!r} ({error})") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.seconds is not None and args.transitions != TransitionMode.TIMED.value:
+        parser.error("--seconds is the delay of --transitions timed")
     plugins = [importlib.import_module(name) for name in args.plugin]
     manager = standalone_plugin_manager(*plugins)
     fake = FakeVBS(args.host, args.port, project_id=args.project_id, transitions=args.transitions,
-                   reads=args.reads, plugin_manager=manager, auth=args.auth, control=not args.no_control,
+                   reads=args.reads, seconds=DEFAULT_SECONDS if args.seconds is None else args.seconds,
+                   plugin_manager=manager, auth=args.auth, control=not args.no_control,
                    projects=args.projects, journal_bytes=args.journal_bytes,
                    idle_timeout=args.idle_timeout, max_connections=args.max_connections)
     stop = threading.Event()

@@ -24,6 +24,7 @@ from pytest_vbs.journal import DEFAULT_JOURNAL_BYTES, Journal, RecordedRequest
 from pytest_vbs.journal import journal_bytes as journal_budget
 from pytest_vbs.service import scheduler
 from pytest_vbs.service.identity import DEFAULT_PROJECT_ID, Identity
+from pytest_vbs.service.lifecycle import DEFAULT_SECONDS
 from pytest_vbs.service.models import MAX_BACKUPS_PER_VOLUME, Backup, Job, Policy, Snapshot, TransitionMode, Volume
 from pytest_vbs.service.policies import seed as seed_policy
 from pytest_vbs.service.state import State
@@ -63,6 +64,7 @@ class FakeVBS:
         project_id: str = DEFAULT_PROJECT_ID,
         transitions: TransitionMode | str = TransitionMode.IMMEDIATE,
         reads: int = 1,
+        seconds: float = DEFAULT_SECONDS,
         plugin_manager: pluggy.PluginManager | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         auth: bool = False,
@@ -79,8 +81,8 @@ class FakeVBS:
         past it the oldest entries are evicted; ``idle_timeout`` closes a connection silent for that many seconds
         (60); ``max_connections`` caps the connections open at once (512; more are answered 503 and closed)."""
         self.project_id = project_id
-        self._defaults = (TransitionMode(transitions), reads)
-        self.state = State(transitions=TransitionMode(transitions), reads=reads)
+        self._defaults = (TransitionMode(transitions), reads, seconds)
+        self.state = State(transitions=TransitionMode(transitions), reads=reads, seconds=seconds)
         scheduler.install(self.state)  # backup policies run on the state's clock
         self.journal = Journal(max_bytes=journal_budget(journal_bytes))
         self.plugin_manager = plugin_manager or standalone_plugin_manager()
@@ -114,7 +116,7 @@ class FakeVBS:
     def reset(self) -> None:
         """Back to a clean fake: no volumes, snapshots, backups, journal entries or faults; default transitions."""
         self.app.reset()
-        self.state.configure(transitions=self._defaults[0], reads=self._defaults[1])
+        self.state.configure(transitions=self._defaults[0], reads=self._defaults[1], seconds=self._defaults[2])
         self._configured()
 
     @contextlib.contextmanager
@@ -263,8 +265,11 @@ class FakeVBS:
             return {k: copy.copy(v) for k, v in self.state.project(self.project_id).snapshots.items()}
 
     # -- lifecycle of backups --------------------------------------------------------------------------
-    def set_transitions(self, mode: TransitionMode | str, reads: int | None = None) -> None:
-        """``"immediate"`` (default), ``"reads"`` (settle after ``reads`` reads, >= 1) or ``"manual"``."""
+    def set_transitions(
+        self, mode: TransitionMode | str, reads: int | None = None, *, seconds: float | None = None
+    ) -> None:
+        """``"immediate"`` (default), ``"reads"`` (settle after ``reads`` reads, >= 1), ``"manual"`` (settle on
+        ``advance()``) or ``"timed"`` (settle ``seconds`` of wall-clock time later, read or not)."""
         modes = [m.value for m in TransitionMode]
         if not isinstance(mode, TransitionMode) and mode not in modes:
             raise ValueError(unknown_name("transition mode", mode, modes))
@@ -273,7 +278,10 @@ class FakeVBS:
             raise ValueError(f"reads={reads!r} applies only to the 'reads' mode, not {mode.value!r}")
         if reads is not None and (not isinstance(reads, int) or isinstance(reads, bool) or reads < 1):
             raise ValueError(f"reads must be an integer >= 1, not {reads!r}")
-        self.state.configure(transitions=mode, reads=reads)
+        if seconds is not None and mode is not TransitionMode.TIMED:
+            raise ValueError(f"seconds is the delay of timed transitions, not of {mode.value!r} ones: "
+                             f"set_transitions('timed', seconds={seconds!r})")
+        self.state.configure(transitions=mode, reads=reads, seconds=seconds)
 
     def advance(self, backup_id: str | None = None, *, fail_reason: str | None = None) -> int:
         """Complete this project's pending transitions (or one backup's); with ``fail_reason`` they fail.

@@ -76,6 +76,28 @@ def test_ini_transitions_reads(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
+TEST_TIMED = """
+import time
+
+def test_timed(vbs):
+    assert (vbs.state.transitions.value, vbs.state.seconds) == ("timed", SECONDS)
+"""
+
+
+@pytest.mark.parametrize(("args", "ini", "seconds"), [
+    (["--vbs-transitions", "timed", "--vbs-seconds", "0.2"], "", 0.2),
+    ([], "vbs_transitions = timed\nvbs_seconds = 0.3\n", 0.3),
+    (["--vbs-transitions=timed"], "", 1.0),
+])
+def test_option_and_ini_timed_transitions(pytester: pytest.Pytester, args: list[str], ini: str, seconds: float) -> None:
+    pytester.makeini("[pytest]\n" + ini)
+    pytester.makepyfile(TEST_TIMED.replace("SECONDS", repr(seconds)))
+
+    result = pytester.runpytest(*args)
+
+    result.assert_outcomes(passed=1)
+
+
 def test_the_command_line_wins_over_the_ini(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nvbs_transitions = reads\n")
     pytester.makepyfile(status_test(["available", "available", "available"]))
