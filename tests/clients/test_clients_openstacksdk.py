@@ -271,3 +271,29 @@ def test_connection_as_a_seeded_user_of_another_project(vbs: FakeVBS) -> None:
     assert list(mine.block_storage.backups()) == []
     scopes = [r.json["auth"]["scope"]["project"]["id"] for r in vbs.requests if r.operation == "identity_create_token"]
     assert sorted(scopes) == sorted([vbs.project_id, other.project_id])
+
+
+def test_block_storage_v2_proxy_makes_volumes_snapshots_and_backups(vbs: FakeVBS) -> None:
+    """The catalog's ``volumev2`` entry points at ``/v2/{project_id}``: openstacksdk's v2 proxy creates its volume
+    and snapshot there (the helpers are served under ``/v2`` as well as ``/v3``)."""
+    vbs.auth = True
+    conn = vbs.openstack_connection(block_storage_api_version="2")
+    try:
+        assert conn.block_storage.get_endpoint() == vbs.endpoint_v2
+        volume = conn.block_storage.create_volume(size=3, name="v2-disk")
+        snapshot = conn.block_storage.create_snapshot(volume_id=volume.id, name="v2-snap")
+        backup = conn.block_storage.create_backup(volume_id=volume.id, snapshot_id=snapshot.id, name="v2_backup")
+
+        assert conn.block_storage.get_volume(volume.id).size == 3
+        assert [v.name for v in conn.block_storage.volumes()] == ["v2-disk"]
+        assert conn.block_storage.get_backup(backup.id).snapshot_id == snapshot.id
+        conn.block_storage.delete_backup(backup.id)
+        conn.block_storage.delete_snapshot(snapshot.id)
+        conn.block_storage.delete_volume(volume.id)
+    finally:
+        conn.close()
+
+    assert vbs.volumes == {}
+    assert {"create_volume_v2", "create_snapshot_v2", "create_backup_v2", "delete_volume_v2"} <= {
+        r.operation for r in vbs.requests}
+    vbs.assert_all_requests_valid()
