@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the fake VBS API until interrupted (Ctrl-C)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8776, help="port to bind, 0 for a free one (default: 8776)")
-    serve.add_argument("--project-id", default=DEFAULT_PROJECT_ID, help="project id used in the printed example")
+    serve.add_argument("--project-id", default=None,
+                       help="the default user's project, used in the printed example (default: the first "
+                            f"--only-project, else {DEFAULT_PROJECT_ID})")
     serve.add_argument("--transitions", choices=[m.value for m in TransitionMode], default="immediate",
                        help="when asynchronous status changes happen (default: immediate)")
     serve.add_argument("--reads", type=int, default=1, help="with --transitions reads: reads before settling")
@@ -87,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seconds is not None and args.transitions != TransitionMode.TIMED.value:
         parser.error("--seconds is the delay of --transitions timed")
+    if args.project_id is None:
+        args.project_id = args.projects[0] if args.projects else DEFAULT_PROJECT_ID
     plugins = [importlib.import_module(name) for name in args.plugin]
     manager = standalone_plugin_manager(*plugins)
     fake = FakeVBS(args.host, args.port, project_id=args.project_id, transitions=args.transitions,

@@ -88,7 +88,7 @@ class FakeVBS:
         self.plugin_manager = plugin_manager or standalone_plugin_manager()
         self.hook = self.plugin_manager.hook
         #: The fake Keystone: users, projects, tokens (``identity.add_user(...)``, ``identity.issue_token(...)``).
-        self.identity = Identity(project_id=project_id, auth=auth)
+        self.identity = Identity(project_id=project_id, auth=auth, projects=projects)
         self.app = VBSApp(self.state, self.journal, self.hook, max_body=max_body, identity=self.identity,
                           control=control, projects=projects, openapi=_openapi_document)
         self.faults = self.app.faults
@@ -138,7 +138,14 @@ class FakeVBS:
         self.hook.pytest_vbs_configure(fake=self)
 
     def for_project(self, project_id: str) -> FakeVBS:
-        """The same fake, seen from another project (for isolation and cross-project tests)."""
+        """The same fake, seen from another project (for isolation and cross-project tests); the fake Keystone
+        knows that project too (the default user can log in to it). A fake restricted to some projects
+        (``projects=``) refuses any other with ``ValueError``."""
+        served = self.app.projects
+        if served is not None and project_id not in served:
+            raise ValueError(f"project {project_id!r} is not served by this fake (it serves: "
+                             f"{', '.join(sorted(served))})")
+        self.identity.ensure_project(project_id)
         other = copy.copy(self)
         other.project_id = project_id
         return other

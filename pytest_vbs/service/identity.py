@@ -105,7 +105,8 @@ class Identity:
     """Users, projects, domains and tokens of the fake Keystone, behind one lock.
 
     Out of the box: domain ``Default``, project ``vbs-project`` with id ``project_id``, and user ``vbs-user`` /
-    ``vbs-password`` with the roles ``member`` and ``reader`` on it. ``auth`` switches token checks on the
+    ``vbs-password`` with the roles ``member`` and ``reader`` on it; with ``projects``, those projects too (and no
+    others are made), else any project scoped by id is made on first use with that user granted. ``auth`` switches token checks on the
     VBS API. :meth:`reset` brings the defaults back (tokens of the default user stay valid).
     """
 
@@ -116,8 +117,12 @@ class Identity:
         auth: bool = False,
         region: str = DEFAULT_REGION,
         token_ttl: timedelta = TOKEN_TTL,
+        projects: Iterable[str] | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        #: The only project ids the API serves (each made at start, default user granted), or ``None``: open mode,
+        #: where a project scoped by id is made on first use, as the API serves any project id in a path.
+        self.only_projects = frozenset(projects) if projects is not None else None
         self.region = region
         self.token_ttl = token_ttl
         self.default_project_id = project_id
@@ -138,6 +143,8 @@ class Identity:
         self.add_project(DEFAULT_PROJECT_NAME, project_id=self.default_project_id)
         self.add_user(DEFAULT_USERNAME, DEFAULT_PASSWORD, projects=[self.default_project_id],
                       default_project=self.default_project_id)
+        for project_id in sorted(self.only_projects or ()):
+            self.ensure_project(project_id)
 
     def reset(self) -> None:
         """The default domain, project and user again, auth back to its configured default; tokens of users
@@ -354,6 +361,8 @@ class Identity:
         spec = scope["project"]
         if "id" in spec:
             project = self.projects.get(spec["id"])
+            if project is None and self.only_projects is None:  # open mode: the API serves any project id
+                project = self.ensure_project(spec["id"])
         elif "name" in spec:
             if "domain" not in spec:
                 raise APIError(400, "Expecting to find domain in project: a project name needs its domain.",

@@ -297,3 +297,18 @@ def test_block_storage_v2_proxy_makes_volumes_snapshots_and_backups(vbs: FakeVBS
     assert {"create_volume_v2", "create_snapshot_v2", "create_backup_v2", "delete_volume_v2"} <= {
         r.operation for r in vbs.requests}
     vbs.assert_all_requests_valid()
+
+
+def test_password_connection_to_a_project_only_the_api_has_seen(vbs: FakeVBS) -> None:
+    """Open mode: the API serves any project id, and the fake Keystone makes a project scoped by id on first use
+    (the default user granted), so a client configured for a fresh project id logs in."""
+    fresh = "9" * 32
+    vbs.for_project(fresh).add_backup(name="seen-by-the-api")
+    vbs.identity.reset()  # forget the project for_project made: only the API has seen it now
+    vbs.auth = True
+    conn = vbs.openstack_connection(auth={"project_id": fresh})
+    try:
+        assert [b.name for b in conn.block_storage.backups()] == ["seen-by-the-api"]
+    finally:
+        conn.close()
+    assert fresh in vbs.identity.projects
