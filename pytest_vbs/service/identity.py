@@ -106,8 +106,9 @@ class Identity:
 
     Out of the box: domain ``Default``, project ``vbs-project`` with id ``project_id``, and user ``vbs-user`` /
     ``vbs-password`` with the roles ``member`` and ``reader`` on it; with ``projects``, those projects too (and no
-    others are made), else any project scoped by id is made on first use with that user granted. ``auth`` switches token checks on the
-    VBS API. :meth:`reset` brings the defaults back (tokens of the default user stay valid).
+    others are made), else any project scoped by id is made on first use with that user granted. ``auth``
+    switches token checks on the VBS API. :meth:`reset` brings the defaults back (tokens of the default user stay
+    valid).
     """
 
     def __init__(
