@@ -152,8 +152,11 @@ class State(Lifecycle):
         with self.lock:
             project = self.project(project_id)
             volume = self.volume(project_id, volume_id)
-            if any(s.volume_id == volume_id for s in project.snapshots.values()):
+            mine = [s for s in project.snapshots.values() if s.volume_id == volume_id]
+            if any(s.backup_id is None for s in mine):
                 raise bad_request(f"Volume {volume_id} still has dependent snapshots.", reason="in_use")
+            for snapshot in mine:  # the ones the service took for backups go with the disk
+                del project.snapshots[snapshot.id]
             del project.volumes[volume.id]
 
     def add_snapshot(
@@ -206,22 +209,30 @@ class State(Lifecycle):
         tags: list[dict[str, str]] | None = None,
         full: bool = False,
         policy_id: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> Backup:
         """Start a backup (``creating``) after the documented checks on disk and snapshot.
 
-        ``job_type`` also starts a VBS-native job (``backup.job_id``); ``full`` forces a full backup.
+        ``job_type`` also starts a VBS-native job (``backup.job_id``); without a snapshot such a backup gets one
+        the service takes itself; its snapshot's id is in ``snapshot_id``, ``container`` and the job's entities, as
+        backups recorded from a real region show. ``full`` forces a full backup.
         """
         with self.lock:
             project = self.project(project_id)
             volume = self.volume(project_id, volume_id)
             snapshot = self.snapshot(project_id, snapshot_id) if snapshot_id is not None else None
             preconditions.check_backupable(project, volume, snapshot, force=force)
+            backup_id = str(uuid.uuid4())
+            taken = snapshot is None and job_type is not None
+            if taken:
+                snapshot = self.add_snapshot(project_id, volume.id, name=f"autobk_snapshot_{backup_id}")
+                snapshot.backup_id = backup_id
             now = self.now()
             backup = Backup(
-                id=str(uuid.uuid4()),
+                id=backup_id,
                 project_id=project_id,
                 volume_id=volume.id,
-                snapshot_id=snapshot_id,
+                snapshot_id=snapshot.id if snapshot is not None else None,
                 name=name,
                 description=description,
                 status="creating",
@@ -234,10 +245,13 @@ class State(Lifecycle):
                 is_incremental=bool(volume.backup_ids) and not full,
                 tags=list(tags or []),
                 policy_id=policy_id,
+                metadata=dict(metadata or {}),
             )
+            if job_type is not None:  # VBS-made backups name their snapshot as the container (recorded backups)
+                backup.container = backup.snapshot_id
             project.add_backup(backup)
             volume.backup_ids.append(backup.id)
-            entities = {"backup_id": backup.id, "volume_id": volume.id, "snapshot_id": snapshot_id or "",
+            entities = {"backup_id": backup.id, "volume_id": volume.id, "snapshot_id": backup.snapshot_id or "",
                         "bks_create_volume_name": volume.name or ""}
             self._begin(backup, success="available", failure="error", job=self._job(backup, job_type, entities))
             return backup
