@@ -312,3 +312,21 @@ def test_password_connection_to_a_project_only_the_api_has_seen(vbs: FakeVBS) ->
     finally:
         conn.close()
     assert fresh in vbs.identity.projects
+
+
+def test_create_backup_with_metadata_at_343(vbs: FakeVBS, disk: tuple[str, str]) -> None:
+    """openstacksdk's ``Backup`` carries ``metadata`` (Cinder 3.43): a connection pinned to 3.43 sends and reads it."""
+    vbs.auth = True
+    conn = vbs.openstack_connection(block_storage_api_version="3.43")
+    try:
+        created = conn.block_storage.create_backup(volume_id=disk[0], snapshot_id=disk[1], name="tagged",
+                                                   metadata={"owner": "team-a"})
+        fetched = conn.block_storage.get_backup(created.id)
+    finally:
+        conn.close()
+
+    assert fetched.metadata == {"owner": "team-a"}
+    sent = vbs.last_request("create_backup")
+    assert {k.lower(): v for k, v in sent.headers.items()}["openstack-api-version"] == "volume 3.43"
+    assert sent.json["backup"]["metadata"] == {"owner": "team-a"}
+    vbs.assert_all_requests_valid()
