@@ -98,6 +98,42 @@ def test_option_and_ini_timed_transitions(pytester: pytest.Pytester, args: list[
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize(("args", "ini", "expected"), [
+    (["--vbs-seconds", "-1"], "", "*argument --vbs-seconds: '-1' is not a number of seconds >= 0*"),
+    (["--vbs-seconds=soon"], "", "*argument --vbs-seconds: 'soon' is not a number of seconds >= 0*"),
+    ([], "vbs_seconds = nan\n", "*ini vbs_seconds: 'nan' is not a number of seconds >= 0*"),
+])
+def test_bad_seconds_are_a_usage_error(pytester: pytest.Pytester, args: list[str], ini: str, expected: str) -> None:
+    pytester.makeini("[pytest]\n" + ini)
+    pytester.makepyfile("def test_nothing(vbs):\n    pass\n")
+
+    result = pytester.runpytest(*args)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+
+
+def test_marker_timed_seconds(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.vbs(transitions="timed", seconds=0.25)
+        def test_timed(vbs):
+            assert (vbs.state.transitions.value, vbs.state.seconds) == ("timed", 0.25)
+
+        @pytest.mark.vbs(transitions="manual", seconds=0.25)
+        def test_seconds_without_timed(vbs):
+            pass
+        """
+    )
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*seconds is the delay of timed transitions*"])
+
+
 def test_the_command_line_wins_over_the_ini(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nvbs_transitions = reads\n")
     pytester.makepyfile(status_test(["available", "available", "available"]))
