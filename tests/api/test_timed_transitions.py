@@ -3,6 +3,7 @@ quotas, jobs and policy tasks follow the clock; bad values are clear errors."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -106,6 +107,19 @@ def test_entering_timed_mode_times_what_is_pending_and_leaving_it_stops_the_cloc
     time.sleep(DELAY + 0.1)
     assert listed(http, vbs)[second] == "deleting"  # manual again: only advance() completes it
     assert vbs.advance() == 1
+
+
+def test_timed_changes_start_no_thread(vbs: FakeVBS, http: requests.Session) -> None:
+    vbs.set_transitions("timed", seconds=DELAY)
+    threads = threading.active_count()
+    started = time.monotonic()
+    ids = [vbs.add_backup(status="available") for _ in range(15)]
+    for backup_id in ids:
+        assert http.delete(f"{vbs.endpoint}/backups/{backup_id}").status_code == 202
+
+    assert threading.active_count() == threads
+    wait_for(lambda: not vbs.backups, started)
+    assert threading.active_count() == threads
 
 
 def test_reset_brings_back_the_default_mode(vbs: FakeVBS) -> None:
