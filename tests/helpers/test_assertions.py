@@ -306,6 +306,14 @@ def test_malformed_microversion_is_a_value_error_that_says_so(ids: Ids, microver
         assert_valid_request("create_backup", body, microversion=microversion)
 
 
+def test_metadata_needs_microversion_343_and_v3(ids: Ids) -> None:
+    body = {"backup": {"volume_id": ids[0], "snapshot_id": ids[1], "metadata": {"owner": "a"}}}
+
+    assert_valid_request("create_backup", body, microversion="3.43")
+    assert "exists only from microversion 3.43" in failure("create_backup", body, microversion="3.42")
+    assert "exists only from microversion 3.43" in failure("create_backup_v2", body)  # v2 has no microversions
+
+
 # -- assert_valid_response -----------------------------------------------------------------------------------------
 @pytest.fixture
 def answers(vbs: FakeVBS, http: requests.Session, ids: Ids, api: str) -> dict[str, Any]:
