@@ -109,7 +109,6 @@ class Lifecycle:
                         if backup.pending is not None:
                             self._due.schedule(backup.pending, backup, self.seconds)
 
-
     def advance(
         self, project_id: str | None = None, backup_id: str | None = None, *, fail_reason: str | None = None
     ) -> int:
