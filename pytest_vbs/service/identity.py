@@ -105,8 +105,9 @@ class Identity:
     """Users, projects, domains and tokens of the fake Keystone, behind one lock.
 
     Out of the box: domain ``Default``, project ``vbs-project`` with id ``project_id``, and user ``vbs-user`` /
-    ``vbs-password`` with the roles ``member`` and ``reader`` on it; with ``projects``, those projects too (and no
-    others are made), else any project scoped by id is made on first use with that user granted. ``auth``
+    ``vbs-password`` with the roles ``member`` and ``reader`` on it. With ``projects``, exactly those projects
+    (that one among them only if listed), that user granted on each; else any project scoped by id is made on
+    first use with that user granted. ``auth``
     switches token checks on the VBS API. :meth:`reset` brings the defaults back (tokens of the default user stay
     valid).
     """
@@ -141,11 +142,15 @@ class Identity:
         self.domains = {DEFAULT_DOMAIN_ID: Domain(DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME)}
         self.projects = {}
         self.users = {}
-        self.add_project(DEFAULT_PROJECT_NAME, project_id=self.default_project_id)
-        self.add_user(DEFAULT_USERNAME, DEFAULT_PASSWORD, projects=[self.default_project_id],
-                      default_project=self.default_project_id)
-        for project_id in sorted(self.only_projects or ()):
-            self.ensure_project(project_id)
+        served = self.only_projects
+        home = self.default_project_id if served is None or self.default_project_id in served else None
+        others = sorted((served or frozenset()) - {home})
+        if home is not None:
+            self.add_project(DEFAULT_PROJECT_NAME, project_id=home)
+        for project_id in others:
+            self.add_project(f"project-{project_id}", project_id=project_id)
+        self.add_user(DEFAULT_USERNAME, DEFAULT_PASSWORD, projects=[p for p in (home, *others) if p is not None],
+                      default_project=home)
 
     def reset(self) -> None:
         """The default domain, project and user again, auth back to its configured default; tokens of users
