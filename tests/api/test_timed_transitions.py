@@ -12,7 +12,7 @@ from vbs_support import JSON, Disk, assert_error
 
 from pytest_vbs import FakeVBS, TransitionMode
 
-DELAY = 0.3
+DELAY = 0.5  # long enough for the few requests a test sends before it is due, on a busy machine
 #: How long a test waits at most for a due change before it fails (the machine may be busy).
 PATIENCE = 10.0
 
