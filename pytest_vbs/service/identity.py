@@ -122,8 +122,7 @@ class Identity:
         projects: Iterable[str] | None = None,
     ) -> None:
         self.lock = threading.RLock()
-        #: The only project ids the API serves (each made at start, default user granted), or ``None``: open mode,
-        #: where a project scoped by id is made on first use, as the API serves any project id in a path.
+        #: The only projects (made at start), or ``None``: open mode, a project scoped by id is made on first use.
         self.only_projects = frozenset(projects) if projects is not None else None
         self.region = region
         self.token_ttl = token_ttl
@@ -144,13 +143,11 @@ class Identity:
         self.users = {}
         served = self.only_projects
         home = self.default_project_id if served is None or self.default_project_id in served else None
-        others = sorted((served or frozenset()) - {home})
         if home is not None:
             self.add_project(DEFAULT_PROJECT_NAME, project_id=home)
-        for project_id in others:
+        for project_id in sorted((served or frozenset()) - {home}):
             self.add_project(f"project-{project_id}", project_id=project_id)
-        self.add_user(DEFAULT_USERNAME, DEFAULT_PASSWORD, projects=[p for p in (home, *others) if p is not None],
-                      default_project=home)
+        self.add_user(DEFAULT_USERNAME, DEFAULT_PASSWORD, projects=list(self.projects), default_project=home)
 
     def reset(self) -> None:
         """The default domain, project and user again, auth back to its configured default; tokens of users
