@@ -28,7 +28,8 @@ def test_the_table_knows_every_transition_mode() -> None:
      "'reads', 'seconds', 'strict', 'transitions'\n"),
     ('vbs("manual")', "@pytest.mark.vbs: takes none positional argument(s), got 1: ('manual',); use keywords "
      "(allowed: @pytest.mark.vbs(transitions, reads, seconds, project_id, auth, strict))"),
-    ('vbs(transitions="slow")', "@pytest.mark.vbs: transitions='slow': must be one of 'immediate', 'reads', 'manual', 'timed'"),
+    ('vbs(transitions="slow")',
+     "@pytest.mark.vbs: transitions='slow': must be one of 'immediate', 'reads', 'manual', 'timed'"),
     ("vbs(reads=0)", "@pytest.mark.vbs: reads=0: must be an integer >= 1"),
     ('vbs(auth="yes")', "@pytest.mark.vbs: auth='yes': must be True or False"),
     ("vbs(reads=2)", "@pytest.mark.vbs: reads=2 applies only to the 'reads' mode, not 'immediate'"),
