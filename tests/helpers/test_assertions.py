@@ -271,8 +271,9 @@ UNKNOWN_OPERATIONS = [
     pytest.param("CreateBackup", "; did you mean 'create_backup'?", id="camel-case"),
     pytest.param("create_backup_v3", "; did you mean 'create_backup_v2' or 'create_backup'?", id="v3-suffix"),
     pytest.param("create", "; did you mean 'create_backup' or 'create_volume'?", id="prefix"),
-    pytest.param("backup_create", " (none of the 66 known is close; see the README's API coverage table", id="far"),
-    pytest.param("", " (none of the 66 known is close; see the README's API coverage table", id="empty"),
+    pytest.param("backup_create", f" (none of the {len(BY_NAME)} known is close; see the README's API coverage "
+                 "table", id="far"),
+    pytest.param("", f" (none of the {len(BY_NAME)} known is close; see the README's API coverage table", id="empty"),
 ]
 
 
