@@ -15,6 +15,7 @@ from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS
 from pytest_vbs.hookspecs import standalone_plugin_manager
 from pytest_vbs.journal import DEFAULT_JOURNAL_BYTES, journal_bytes
 from pytest_vbs.service.identity import DEFAULT_PASSWORD, DEFAULT_USERNAME
+from pytest_vbs.service.lifecycle import DEFAULT_SECONDS, check_seconds
 from pytest_vbs.service.models import TransitionMode
 from pytest_vbs.wsgi.serving import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 
@@ -25,10 +26,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the fake VBS API until interrupted (Ctrl-C)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8776, help="port to bind, 0 for a free one (default: 8776)")
-    serve.add_argument("--project-id", default=DEFAULT_PROJECT_ID, help="project id used in the printed example")
+    serve.add_argument("--project-id", default=None,
+                       help="the default user's project, used in the printed example (default: the first "
+                            f"--only-project, else {DEFAULT_PROJECT_ID})")
     serve.add_argument("--transitions", choices=[m.value for m in TransitionMode], default="immediate",
                        help="when asynchronous status changes happen (default: immediate)")
     serve.add_argument("--reads", type=int, default=1, help="with --transitions reads: reads before settling")
+    serve.add_argument("--seconds", type=_seconds, default=None,
+                       help=f"with --transitions timed: seconds before settling (default: {DEFAULT_SECONDS})")
     serve.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                        help="import MODULE and register its pytest_vbs_* hooks (repeatable)")
     serve.add_argument("--auth", action="store_true",
@@ -74,8 +79,20 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
     return convert
 
 
+def _seconds(text: str) -> float:
+    try:
+        return check_seconds(float(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a number of seconds >= 0: {text!r} ({error})") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.seconds is not None and args.transitions != TransitionMode.TIMED.value:
+        parser.error("--seconds is the delay of --transitions timed")
+    if args.project_id is None:
+        args.project_id = args.projects[0] if args.projects else DEFAULT_PROJECT_ID
     plugins: list[object] = [importlib.import_module(name) for name in args.plugin]
     recorder = None
     if args.coverage:
@@ -85,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plugins.append(recorder)
     manager = standalone_plugin_manager(*plugins)
     fake = FakeVBS(args.host, args.port, project_id=args.project_id, transitions=args.transitions,
-                   reads=args.reads, plugin_manager=manager, auth=args.auth, control=not args.no_control,
+                   reads=args.reads, seconds=DEFAULT_SECONDS if args.seconds is None else args.seconds,
+                   plugin_manager=manager, auth=args.auth, control=not args.no_control,
                    projects=args.projects, journal_bytes=args.journal_bytes,
                    idle_timeout=args.idle_timeout, max_connections=args.max_connections,
                    coverage=recorder)

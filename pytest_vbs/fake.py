@@ -24,6 +24,7 @@ from pytest_vbs.journal import DEFAULT_JOURNAL_BYTES, Journal, RecordedRequest
 from pytest_vbs.journal import journal_bytes as journal_budget
 from pytest_vbs.service import scheduler
 from pytest_vbs.service.identity import DEFAULT_PROJECT_ID, Identity
+from pytest_vbs.service.lifecycle import DEFAULT_SECONDS
 from pytest_vbs.service.models import MAX_BACKUPS_PER_VOLUME, Backup, Job, Policy, Snapshot, TransitionMode, Volume
 from pytest_vbs.service.policies import seed as seed_policy
 from pytest_vbs.service.state import State
@@ -65,6 +66,7 @@ class FakeVBS:
         project_id: str = DEFAULT_PROJECT_ID,
         transitions: TransitionMode | str = TransitionMode.IMMEDIATE,
         reads: int = 1,
+        seconds: float = DEFAULT_SECONDS,
         plugin_manager: pluggy.PluginManager | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         auth: bool = False,
@@ -84,14 +86,14 @@ class FakeVBS:
         ``coverage`` is the recorder ``GET /__vbs__/coverage`` reports (its owner registers it on the plugin
         manager; resets do not clear it)."""
         self.project_id = project_id
-        self._defaults = (TransitionMode(transitions), reads)
-        self.state = State(transitions=TransitionMode(transitions), reads=reads)
+        self._defaults = (TransitionMode(transitions), reads, seconds)
+        self.state = State(transitions=TransitionMode(transitions), reads=reads, seconds=seconds)
         scheduler.install(self.state)  # backup policies run on the state's clock
         self.journal = Journal(max_bytes=journal_budget(journal_bytes))
         self.plugin_manager = plugin_manager or standalone_plugin_manager()
         self.hook = self.plugin_manager.hook
         #: The fake Keystone: users, projects, tokens (``identity.add_user(...)``, ``identity.issue_token(...)``).
-        self.identity = Identity(project_id=project_id, auth=auth)
+        self.identity = Identity(project_id=project_id, auth=auth, projects=projects)
         self.app = VBSApp(self.state, self.journal, self.hook, max_body=max_body, identity=self.identity,
                           control=control, projects=projects, openapi=_openapi_document,
                           coverage=(lambda: coverage.report().as_json()) if coverage is not None else None)
@@ -121,7 +123,7 @@ class FakeVBS:
     def reset(self) -> None:
         """Back to a clean fake: no volumes, snapshots, backups, journal entries or faults; default transitions."""
         self.app.reset()
-        self.state.configure(transitions=self._defaults[0], reads=self._defaults[1])
+        self.state.configure(transitions=self._defaults[0], reads=self._defaults[1], seconds=self._defaults[2])
         self._configured()
 
     @contextlib.contextmanager
@@ -143,7 +145,14 @@ class FakeVBS:
         self.hook.pytest_vbs_configure(fake=self)
 
     def for_project(self, project_id: str) -> FakeVBS:
-        """The same fake, seen from another project (for isolation and cross-project tests)."""
+        """The same fake, seen from another project (for isolation and cross-project tests); the fake Keystone
+        knows that project too (the default user can log in to it). A fake restricted to some projects
+        (``projects=``) refuses any other with ``ValueError``."""
+        served = self.app.projects
+        if served is not None and project_id not in served:
+            raise ValueError(f"project {project_id!r} is not served by this fake (it serves: "
+                             f"{', '.join(sorted(served))})")
+        self.identity.ensure_project(project_id)
         other = copy.copy(self)
         other.project_id = project_id
         return other
@@ -270,8 +279,11 @@ class FakeVBS:
             return {k: copy.copy(v) for k, v in self.state.project(self.project_id).snapshots.items()}
 
     # -- lifecycle of backups --------------------------------------------------------------------------
-    def set_transitions(self, mode: TransitionMode | str, reads: int | None = None) -> None:
-        """``"immediate"`` (default), ``"reads"`` (settle after ``reads`` reads, >= 1) or ``"manual"``."""
+    def set_transitions(
+        self, mode: TransitionMode | str, reads: int | None = None, *, seconds: float | None = None
+    ) -> None:
+        """``"immediate"`` (default), ``"reads"`` (settle after ``reads`` reads, >= 1), ``"manual"`` (settle on
+        ``advance()``) or ``"timed"`` (settle ``seconds`` of wall-clock time later, read or not)."""
         modes = [m.value for m in TransitionMode]
         if not isinstance(mode, TransitionMode) and mode not in modes:
             raise ValueError(unknown_name("transition mode", mode, modes))
@@ -280,7 +292,10 @@ class FakeVBS:
             raise ValueError(f"reads={reads!r} applies only to the 'reads' mode, not {mode.value!r}")
         if reads is not None and (not isinstance(reads, int) or isinstance(reads, bool) or reads < 1):
             raise ValueError(f"reads must be an integer >= 1, not {reads!r}")
-        self.state.configure(transitions=mode, reads=reads)
+        if seconds is not None and mode is not TransitionMode.TIMED:
+            raise ValueError(f"seconds is the delay of timed transitions, not of {mode.value!r} ones: "
+                             f"set_transitions('timed', seconds={seconds!r})")
+        self.state.configure(transitions=mode, reads=reads, seconds=seconds)
 
     def advance(self, backup_id: str | None = None, *, fail_reason: str | None = None) -> int:
         """Complete this project's pending transitions (or one backup's); with ``fail_reason`` they fail.

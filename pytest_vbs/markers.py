@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 #: The values of ``TransitionMode`` (``tests/plugin/test_markers.py`` holds the two together; the plugin may not
 #: import ``pytest_vbs.service`` at load, see the module docstring).
-TRANSITION_MODES = ("immediate", "reads", "manual")
+TRANSITION_MODES = ("immediate", "reads", "manual", "timed")
 FIXTURES = ("vbs", "vbs_server")
 
 
@@ -37,6 +37,11 @@ def one_of(*values: str) -> Callable[[Any], str | None]:
 def positive_int(value: Any) -> str | None:
     ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
     return None if ok else "must be an integer >= 1"
+
+
+def seconds(value: Any) -> str | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
+    return None if ok else "must be a number of seconds >= 0"
 
 
 def boolean(value: Any) -> str | None:
@@ -105,6 +110,7 @@ MARKERS: dict[str, Marker] = {m.name: m for m in (
     Marker("vbs", "configure the fake VBS for this test", (
         Argument("transitions", one_of(*TRANSITION_MODES), "when asynchronous status changes happen"),
         Argument("reads", positive_int, "with transitions='reads': reads that see the transient status"),
+        Argument("seconds", seconds, "with transitions='timed': seconds before a pending change completes"),
         Argument("project_id", text, "the project the vbs fixture acts in"),
         Argument("auth", boolean, "check X-Auth-Token (401/403)"),
         Argument("strict", boolean, "strict mode for this test, whatever the configuration"),
@@ -161,7 +167,8 @@ class Settings:
             fake.auth = options.pop("auth")
         try:
             if options:
-                fake.set_transitions(options.get("transitions", fake.state.transitions), options.get("reads"))
+                fake.set_transitions(options.get("transitions", fake.state.transitions), options.get("reads"),
+                                     seconds=options.get("seconds"))
         except (ValueError, TypeError) as error:
             raise MARKERS["vbs"].error(str(error)) from None
         for fault in self.faults:

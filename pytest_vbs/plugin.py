@@ -54,6 +54,16 @@ def _choice(*values: str) -> Callable[[str], str]:
     return convert
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
 def _journal_bytes(text: str) -> int:
     from pytest_vbs.journal import journal_bytes  # deferred for import cost
 
@@ -72,6 +82,8 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[str], Any]], ...] = (
     ("transitions", "when asynchronous status changes happen: " + ", ".join(TRANSITION_MODES), "immediate",
      _choice(*TRANSITION_MODES)),
     ("reads", "with transitions=reads: how many reads see the transient status (>= 1)", "1", _int_in(1, 1_000_000)),
+    ("seconds", "with transitions=timed: seconds of wall-clock time before a pending change completes", "1.0",
+     _seconds),
     ("journal_bytes", "memory budget of the request journal, e.g. 16MiB (at least 4MiB; oldest entries evicted)",
      "64MiB", _journal_bytes),
     ("report_requests", "add the requests a test sent to its report (section 'fake VBS requests'): on-failure, "
@@ -248,6 +260,7 @@ def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
         project_id=settings["project_id"] or DEFAULT_PROJECT_ID,
         transitions=settings["transitions"],
         reads=settings["reads"],
+        seconds=settings["seconds"],
         plugin_manager=pytestconfig.pluginmanager,
         auth=settings["auth"],
         control=settings["control"],

@@ -1,5 +1,5 @@
-"""The Cinder-compatible helpers real clients need around backups: volumes, snapshots and version discovery
-(``GET /``, ``/v3``, ``/v2``). Not VBS pages: Cinder's api-ref is the reference."""
+"""The Cinder-compatible helpers real clients need around backups: volumes and snapshots (under ``/v3`` and
+``/v2``) and version discovery (``GET /``, ``/v3``, ``/v2``). Not VBS pages: Cinder's api-ref is the reference."""
 
 from __future__ import annotations
 
@@ -100,27 +100,32 @@ def list_versions(call: Call) -> dict[str, Any]:
 
 
 def show_version(call: Call) -> dict[str, Any]:
-    return {"version": _version(call, call.version)}
+    """``GET /v3`` and ``/v2``: Cinder's ``VersionsController.index`` answers a list with the one version
+    (tempest's ``volume_api_version_details`` requires ``versions``), not a single ``version`` object."""
+    return {"versions": [_version(call, call.version)]}
 
 
 # -- rows ------------------------------------------------------------------------------------------------
-def _volumes_and_snapshots() -> list[Operation]:
-    base = "/v3/<project_id>"
-    common: dict[str, Any] = {"version": "v3", "tags": ("cinder",), "doc_page": "cinder (not a VBS page)"}
+def _volumes_and_snapshots(version: str, suffix: str) -> list[Operation]:
+    """The helpers under ``/v3``, and the same under ``/v2`` with ``_v2`` names: the catalog's ``volumev2`` entry
+    points there, and openstacksdk's block-storage v2 proxy creates volumes and snapshots through it."""
+    base = f"/{version}/<project_id>"
+    common: dict[str, Any] = {"version": version, "tags": ("cinder",), "doc_page": "cinder (not a VBS page)"}
     listing: dict[str, Any] = {"query_schema": "list_resources", **common}
     return [
-        Operation("create_volume", "POST", f"{base}/volumes", create_volume, 202,
+        Operation("create_volume" + suffix, "POST", f"{base}/volumes", create_volume, 202,
                   request_schema="create_volume", **common),
-        Operation("list_volumes", "GET", f"{base}/volumes", list_volumes, **listing),
-        Operation("list_volumes_detail", "GET", f"{base}/volumes/detail", list_volumes_detail, **listing),
-        Operation("get_volume", "GET", f"{base}/volumes/<volume_id>", get_volume, **common),
-        Operation("delete_volume", "DELETE", f"{base}/volumes/<volume_id>", delete_volume, 202, **common),
-        Operation("create_snapshot", "POST", f"{base}/snapshots", create_snapshot, 202,
+        Operation("list_volumes" + suffix, "GET", f"{base}/volumes", list_volumes, **listing),
+        Operation("list_volumes_detail" + suffix, "GET", f"{base}/volumes/detail", list_volumes_detail, **listing),
+        Operation("get_volume" + suffix, "GET", f"{base}/volumes/<volume_id>", get_volume, **common),
+        Operation("delete_volume" + suffix, "DELETE", f"{base}/volumes/<volume_id>", delete_volume, 202, **common),
+        Operation("create_snapshot" + suffix, "POST", f"{base}/snapshots", create_snapshot, 202,
                   request_schema="create_snapshot", **common),
-        Operation("list_snapshots", "GET", f"{base}/snapshots", list_snapshots, **listing),
-        Operation("list_snapshots_detail", "GET", f"{base}/snapshots/detail", list_snapshots_detail, **listing),
-        Operation("get_snapshot", "GET", f"{base}/snapshots/<snapshot_id>", get_snapshot, **common),
-        Operation("delete_snapshot", "DELETE", f"{base}/snapshots/<snapshot_id>", delete_snapshot, 202,
+        Operation("list_snapshots" + suffix, "GET", f"{base}/snapshots", list_snapshots, **listing),
+        Operation("list_snapshots_detail" + suffix, "GET", f"{base}/snapshots/detail", list_snapshots_detail,
+                  **listing),
+        Operation("get_snapshot" + suffix, "GET", f"{base}/snapshots/<snapshot_id>", get_snapshot, **common),
+        Operation("delete_snapshot" + suffix, "DELETE", f"{base}/snapshots/<snapshot_id>", delete_snapshot, 202,
                   **common),
     ]
 
@@ -135,4 +140,5 @@ def _discovery() -> list[Operation]:
     ]
 
 
-ROUTES: tuple[Operation, ...] = (*_volumes_and_snapshots(), *_discovery())
+ROUTES: tuple[Operation, ...] = (*_volumes_and_snapshots("v3", ""), *_volumes_and_snapshots("v2", "_v2"),
+                                  *_discovery())

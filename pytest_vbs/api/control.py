@@ -46,6 +46,7 @@ def control_state(call: Call) -> dict[str, Any]:
         return {
             "transitions": call.state.transitions.value,
             "reads": call.state.reads,
+            "seconds": call.state.seconds,
             "projects": {
                 project.id: {
                     "volumes": {v.id: {"status": v.status, "size": v.size} for v in project.volumes.values()},
@@ -61,11 +62,15 @@ def control_state(call: Call) -> dict[str, Any]:
 
 
 def control_config(call: Call) -> dict[str, Any]:
-    transitions = call.body.get("transitions")
-    call.state.configure(
-        transitions=TransitionMode(transitions) if transitions else None, reads=call.body.get("reads")
-    )
-    return {"transitions": call.state.transitions.value, "reads": call.state.reads}
+    """The transition settings: ``transitions``, ``reads``, and ``seconds`` (only for ``timed``)."""
+    body = call.body
+    with call.state.lock:
+        mode = TransitionMode(body["transitions"]) if body.get("transitions") else None
+        if "seconds" in body and (mode or call.state.transitions) is not TransitionMode.TIMED:
+            raise APIError(400, "Invalid config: 'seconds' is the delay of timed transitions; send it with "
+                           "\"transitions\": \"timed\" (or while timed transitions are in force).", reason="bad_config")
+        call.state.configure(transitions=mode, reads=body.get("reads"), seconds=body.get("seconds"))
+        return {"transitions": call.state.transitions.value, "reads": call.state.reads, "seconds": call.state.seconds}
 
 
 def _seed_call(call: Call) -> Call:

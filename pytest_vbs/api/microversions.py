@@ -11,6 +11,8 @@ HEADER = "OpenStack-API-Version"
 #: Microversions advertised on ``/v3``: the VBS pages name 3.31 (``~`` filters) and 3.45 (``with_count``).
 MIN_MICROVERSION = (3, 0)
 MAX_MICROVERSION = (3, 45)
+#: The backup microversions up to the maximum (Cinder's ``api/microversions.py``; docs/fidelity-notes.md C6).
+BACKUP_METADATA = (3, 43)  #: ``metadata`` on create, and on the detail views
 _VERSION = re.compile(r"(\d{1,4})\.(\d{1,4})")
 
 

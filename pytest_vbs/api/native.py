@@ -26,6 +26,7 @@ def create_backup(call: Call) -> dict[str, Any]:
         name=spec.get("name"),
         description=spec.get("description"),
         force=bool(spec.get("force")),
+        metadata=spec.get("metadata"),  # from microversion 3.43 (the request's validation enforces it)
     )
     return {"backup": backup_summary(call, backup)}
 

@@ -91,8 +91,14 @@ def list_backup_policies(call: Call) -> dict[str, Any]:
 
 def update_backup_policy(call: Call) -> dict[str, Any]:
     """Modify (and enable/disable: ``{"scheduled_policy": {"status": "ON"|"OFF"}}``). Answers the page's
-    ``backup_policy_id`` within the whole policy (the Go SDK reads a policy from this answer)."""
+    ``backup_policy_id`` within the whole policy (the Go SDK reads a policy from this answer). The body may repeat
+    the path's ``backup_policy_id`` (otcextensions does); an empty ``scheduled_policy`` changes no schedule."""
     body = call.body
+    sent = body.get("backup_policy_id")
+    if sent is not None and sent != call.args["policy_id"]:
+        raise APIError(400, f"Invalid input for field 'backup_policy_id': {sent} is not the policy "
+                       f"{call.args['policy_id']} of the request URL.", reason="policy_id_mismatch",
+                       code="AutoBackup.0008")
     with call.state.lock:
         policy = policies.update_policy(call.state, call.project_id, call.args["policy_id"],
                                         name=body.get("backup_policy_name"),

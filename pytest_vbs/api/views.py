@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pytest_vbs.api.call import Call
+from pytest_vbs.api.microversions import BACKUP_METADATA
 from pytest_vbs.service.models import Backup, Job, Snapshot, Volume
 
 #: ``2019-03-27T12:36:17.596602``: microseconds, no zone (list pages; the Go SDK parses exactly this).
@@ -80,6 +81,8 @@ def backup_detail(call: Call, backup: Backup) -> dict[str, Any]:
     else:
         # The V3 get-one table says ...:tenant_id, its example and the list page ...:project_id (as Cinder 3.18+).
         view["os-backup-project-attr:project_id"] = backup.project_id
+        if call.microversion is not None and call.microversion >= BACKUP_METADATA:
+            view["metadata"] = dict(backup.metadata)
     return view
 
 

@@ -105,8 +105,11 @@ class Identity:
     """Users, projects, domains and tokens of the fake Keystone, behind one lock.
 
     Out of the box: domain ``Default``, project ``vbs-project`` with id ``project_id``, and user ``vbs-user`` /
-    ``vbs-password`` with the roles ``member`` and ``reader`` on it. ``auth`` switches token checks on the
-    VBS API. :meth:`reset` brings the defaults back (tokens of the default user stay valid).
+    ``vbs-password`` with the roles ``member`` and ``reader`` on it. With ``projects``, exactly those projects
+    (that one among them only if listed), that user granted on each; else any project scoped by id is made on
+    first use with that user granted. ``auth``
+    switches token checks on the VBS API. :meth:`reset` brings the defaults back (tokens of the default user stay
+    valid).
     """
 
     def __init__(
@@ -116,8 +119,11 @@ class Identity:
         auth: bool = False,
         region: str = DEFAULT_REGION,
         token_ttl: timedelta = TOKEN_TTL,
+        projects: Iterable[str] | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        #: The only projects (made at start), or ``None``: open mode, a project scoped by id is made on first use.
+        self.only_projects = frozenset(projects) if projects is not None else None
         self.region = region
         self.token_ttl = token_ttl
         self.default_project_id = project_id
@@ -135,9 +141,13 @@ class Identity:
         self.domains = {DEFAULT_DOMAIN_ID: Domain(DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME)}
         self.projects = {}
         self.users = {}
-        self.add_project(DEFAULT_PROJECT_NAME, project_id=self.default_project_id)
-        self.add_user(DEFAULT_USERNAME, DEFAULT_PASSWORD, projects=[self.default_project_id],
-                      default_project=self.default_project_id)
+        served = self.only_projects
+        home = self.default_project_id if served is None or self.default_project_id in served else None
+        if home is not None:
+            self.add_project(DEFAULT_PROJECT_NAME, project_id=home)
+        for project_id in sorted((served or frozenset()) - {home}):
+            self.add_project(f"project-{project_id}", project_id=project_id)
+        self.add_user(DEFAULT_USERNAME, DEFAULT_PASSWORD, projects=list(self.projects), default_project=home)
 
     def reset(self) -> None:
         """The default domain, project and user again, auth back to its configured default; tokens of users
@@ -354,6 +364,8 @@ class Identity:
         spec = scope["project"]
         if "id" in spec:
             project = self.projects.get(spec["id"])
+            if project is None and self.only_projects is None:  # open mode: the API serves any project id
+                project = self.ensure_project(spec["id"])
         elif "name" in spec:
             if "domain" not in spec:
                 raise APIError(400, "Expecting to find domain in project: a project name needs its domain.",

@@ -38,6 +38,7 @@ class TransitionMode(enum.Enum):
     IMMEDIATE = "immediate"  #: before the accepting response is sent: clients never see the transient status
     READS = "reads"  #: after the transient status has been read N times (get or list)
     MANUAL = "manual"  #: only when the test calls ``advance()``
+    TIMED = "timed"  #: after ``seconds`` of wall-clock time, whether or not anybody reads
 
 
 def utcnow() -> datetime:
@@ -79,6 +80,9 @@ class Snapshot:
     name: str | None
     description: str | None
     created_at: datetime
+    #: The backup the service took this snapshot for (``/cloudbackups`` and policy backups without one): it goes
+    #: with that backup, and does not keep its disk from being deleted.
+    backup_id: str | None = None
 
 
 @dataclass
@@ -104,6 +108,7 @@ class Pending:
     failure: str
     reads_left: int
     job: Job | None = None
+    due: float | None = None  #: ``time.monotonic()`` deadline in ``TransitionMode.TIMED``
 
 
 @dataclass
@@ -128,6 +133,7 @@ class Backup:
     tags: list[dict[str, str]] = field(default_factory=list)
     job_id: str | None = None  #: the last VBS-native job about this backup
     policy_id: str | None = None  #: the backup policy that made it, if any
+    metadata: dict[str, str] = field(default_factory=dict)  #: native API, microversion 3.43 and later
 
     @property
     def sort_key(self) -> tuple[datetime, str]:
@@ -275,7 +281,11 @@ class Project:
         bisect.insort(self.order, backup.sort_key)
 
     def remove_backup(self, backup: Backup) -> None:
+        """Forget ``backup`` and the snapshot the service took for it."""
         del self.backups[backup.id]
+        snapshot = self.snapshots.get(backup.snapshot_id or "")
+        if snapshot is not None and snapshot.backup_id == backup.id:
+            del self.snapshots[snapshot.id]
         self.backup_gigabytes -= backup.size
         index = bisect.bisect_left(self.order, backup.sort_key)
         del self.order[index]

@@ -7,6 +7,7 @@ the choice is recorded in ``docs/fidelity-notes.md``. The nouns are in ``models.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 import uuid
@@ -15,17 +16,16 @@ from datetime import datetime, timedelta
 
 from pytest_vbs.errors import APIError, bad_request, not_found
 from pytest_vbs.service import listing, preconditions
+from pytest_vbs.service.lifecycle import DEFAULT_SECONDS, DueQueue, Lifecycle, check_seconds
 from pytest_vbs.service.models import (
     BACKUP_STATUSES,
     DEFAULT_AVAILABILITY_ZONE,
-    JOB_ERRORS,
     QUOTA_TYPES,
     Backup,
     Clock,
     Job,
     ListQuery,
     Page,
-    Pending,
     Project,
     Sharing,
     Snapshot,
@@ -37,7 +37,7 @@ from pytest_vbs.service.models import (
 PRUNE_MIN = 256
 
 
-class State:
+class State(Lifecycle):
     """All projects, guarded by one re-entrant lock; every public method takes it."""
 
     def __init__(
@@ -45,10 +45,14 @@ class State:
         *,
         transitions: TransitionMode = TransitionMode.IMMEDIATE,
         reads: int = 1,
+        seconds: float = DEFAULT_SECONDS,
     ) -> None:
         self.lock = threading.RLock()
         self.transitions = transitions
         self.reads = reads
+        self.seconds = check_seconds(seconds)  #: the delay of ``TransitionMode.TIMED``
+        self._due = DueQueue()
+        self._settling = False
         self.clock = Clock()
         self._last_time = datetime.min
         self._projects: dict[str, Project] = {}
@@ -63,6 +67,7 @@ class State:
         with self.lock:
             self._projects.clear()
             self.sharings.clear()
+            self._due.clear()
             self.clock = Clock()
             self._last_time = datetime.min
 
@@ -79,17 +84,9 @@ class State:
             for listener in self.clock_listeners:
                 listener(old, new)
 
-    def configure(self, *, transitions: TransitionMode | None = None, reads: int | None = None) -> None:
-        with self.lock:
-            if transitions is not None:
-                self.transitions = transitions
-            if reads is not None:
-                if reads < 0:
-                    raise ValueError("reads must be >= 0")
-                self.reads = reads
-
     def project(self, project_id: str) -> Project:
         with self.lock:
+            self._settle()
             project = self._projects.get(project_id)
             if project is None:
                 project = self._projects[project_id] = Project(project_id)
@@ -106,6 +103,7 @@ class State:
 
     def projects(self) -> list[Project]:
         with self.lock:
+            self._settle()
             return list(self._projects.values())
 
     def now(self) -> datetime:
@@ -154,8 +152,11 @@ class State:
         with self.lock:
             project = self.project(project_id)
             volume = self.volume(project_id, volume_id)
-            if any(s.volume_id == volume_id for s in project.snapshots.values()):
+            mine = [s for s in project.snapshots.values() if s.volume_id == volume_id]
+            if any(s.backup_id is None for s in mine):
                 raise bad_request(f"Volume {volume_id} still has dependent snapshots.", reason="in_use")
+            for snapshot in mine:  # the ones the service took for backups go with the disk
+                del project.snapshots[snapshot.id]
             del project.volumes[volume.id]
 
     def add_snapshot(
@@ -208,22 +209,30 @@ class State:
         tags: list[dict[str, str]] | None = None,
         full: bool = False,
         policy_id: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> Backup:
         """Start a backup (``creating``) after the documented checks on disk and snapshot.
 
-        ``job_type`` also starts a VBS-native job (``backup.job_id``); ``full`` forces a full backup.
+        ``job_type`` also starts a VBS-native job (``backup.job_id``); without a snapshot such a backup gets one
+        the service takes itself; its snapshot's id is in ``snapshot_id``, ``container`` and the job's entities, as
+        backups recorded from a real region show. ``full`` forces a full backup.
         """
         with self.lock:
             project = self.project(project_id)
             volume = self.volume(project_id, volume_id)
             snapshot = self.snapshot(project_id, snapshot_id) if snapshot_id is not None else None
             preconditions.check_backupable(project, volume, snapshot, force=force)
+            backup_id = str(uuid.uuid4())
+            taken = snapshot is None and job_type is not None
+            if taken:
+                snapshot = self.add_snapshot(project_id, volume.id, name=f"autobk_snapshot_{backup_id}")
+                snapshot.backup_id = backup_id
             now = self.now()
             backup = Backup(
-                id=str(uuid.uuid4()),
+                id=backup_id,
                 project_id=project_id,
                 volume_id=volume.id,
-                snapshot_id=snapshot_id,
+                snapshot_id=snapshot.id if snapshot is not None else None,
                 name=name,
                 description=description,
                 status="creating",
@@ -236,10 +245,13 @@ class State:
                 is_incremental=bool(volume.backup_ids) and not full,
                 tags=list(tags or []),
                 policy_id=policy_id,
+                metadata=dict(metadata or {}),
             )
+            if job_type is not None:  # VBS-made backups name their snapshot as the container (recorded backups)
+                backup.container = backup.snapshot_id
             project.add_backup(backup)
             volume.backup_ids.append(backup.id)
-            entities = {"backup_id": backup.id, "volume_id": volume.id, "snapshot_id": snapshot_id or "",
+            entities = {"backup_id": backup.id, "volume_id": volume.id, "snapshot_id": backup.snapshot_id or "",
                         "bks_create_volume_name": volume.name or ""}
             self._begin(backup, success="available", failure="error", job=self._job(backup, job_type, entities))
             return backup
@@ -270,7 +282,7 @@ class State:
         return job
 
     def job(self, project_id: str, job_id: str) -> Job:
-        """A job; reading it counts as a read of its backup (``TransitionMode.READS``)."""
+        """A job as this read sees it; reading it counts as a read of its backup (``TransitionMode.READS``)."""
         with self.lock:
             project = self.project(project_id)
             job = project.jobs.get(job_id)
@@ -280,8 +292,10 @@ class State:
                 backup = project.backups.get(job.entities.get("backup_id", ""))
                 if backup is not None and backup.pending is not None and backup.pending.job is job:
                     self._on_read(backup)
-                if job.status == "INIT":
-                    job.status = "RUNNING"
+            if job.status == "INIT":  # the first read sees INIT, later reads RUNNING (until it completes)
+                seen = copy.copy(job)
+                job.status = "RUNNING"
+                return seen
             return job
 
     def add_backup(
@@ -406,72 +420,3 @@ class State:
                 self._on_read(backup)
             items = [b for b in items if b.id in project.backups]
             return Page(items=items, more=more, count=count)
-
-    # -- lifecycle ------------------------------------------------------------------------------
-    def advance(
-        self, project_id: str | None = None, backup_id: str | None = None, *, fail_reason: str | None = None
-    ) -> int:
-        """Complete pending transitions (all, one project's, or one backup's); returns how many.
-
-        With ``fail_reason`` they fail instead: ``creating`` → ``error``, ``restoring`` →
-        ``error_restoring``, ``deleting`` → ``error``, with that ``fail_reason``.
-        """
-        with self.lock:
-            if backup_id is not None:
-                if project_id is None:
-                    raise ValueError("backup_id needs project_id")
-                targets = [self.backup(project_id, backup_id)]
-            else:
-                projects = [self.project(project_id)] if project_id is not None else list(self._projects.values())
-                targets = [b for p in projects for b in p.backups.values() if b.pending is not None]
-            done = 0
-            for backup in targets:
-                if backup.pending is not None:
-                    self._finish(backup, fail_reason=fail_reason)
-                    done += 1
-            return done
-
-    def set_backup_error(self, project_id: str, backup_id: str, fail_reason: str) -> Backup:
-        """Force a backup into ``error`` with ``fail_reason``, whatever it was doing."""
-        with self.lock:
-            backup = self.backup(project_id, backup_id)
-            if backup.pending is not None:
-                self._finish(backup, fail_reason=fail_reason)
-            backup.status = "error"
-            backup.fail_reason = fail_reason
-            backup.updated_at = self.now()
-            return backup
-
-    def _begin(self, backup: Backup, *, success: str | None, failure: str, job: Job | None = None) -> None:
-        backup.pending = Pending(success=success, failure=failure, reads_left=self.reads, job=job)
-        if self.transitions is TransitionMode.IMMEDIATE:
-            self._finish(backup)
-
-    def _on_read(self, backup: Backup) -> None:
-        pending = backup.pending
-        if pending is None or self.transitions is not TransitionMode.READS:
-            return
-        if pending.reads_left <= 0:
-            self._finish(backup)
-        else:
-            pending.reads_left -= 1
-
-    def _finish(self, backup: Backup, *, fail_reason: str | None = None) -> None:
-        pending = backup.pending
-        assert pending is not None
-        backup.pending = None
-        backup.updated_at = self.now()
-        if pending.job is not None:
-            job = pending.job
-            job.status, job.end_time = ("FAIL" if fail_reason is not None else "SUCCESS"), backup.updated_at
-            if fail_reason is not None:
-                job.error_code, job.fail_reason = JOB_ERRORS.get(job.job_type), fail_reason
-        if fail_reason is not None:
-            backup.status = pending.failure
-            backup.fail_reason = fail_reason
-        elif pending.success is None:
-            self.project(backup.project_id).remove_backup(backup)
-            for sharing_id in [k for k, s in self.sharings.items() if s.backup_id == backup.id]:
-                del self.sharings[sharing_id]
-        else:
-            backup.status = pending.success

@@ -384,7 +384,7 @@ class VBSApp:
     def _call(self, exchange: _Exchange, parsed: Any) -> Call:
         request, operation = exchange.request, exchange.operation
         assert operation is not None
-        body = validation.body(operation, parsed)
+        body = validation.body(operation, parsed, exchange.microversion)
         raw_query = request.args.to_dict()
         return Call(
             state=self.state,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_vbs import schemas
 from pytest_vbs.api.microversions import HEADER as MICROVERSION_HEADER
-from pytest_vbs.api.microversions import version_text
+from pytest_vbs.api.microversions import MIN_MICROVERSION, version_text
 from pytest_vbs.errors import APIError
 
 if TYPE_CHECKING:
@@ -27,14 +27,24 @@ _FALSE = {"false", "0", "no", "off", "n", "f"}
 _INTEGER = re.compile(r"-?\d{1,19}")
 
 
-def body(operation: Operation, parsed: Any) -> Any:
+def body(operation: Operation, parsed: Any, microversion: tuple[int, int] | None = None) -> Any:
     """The body of an operation that takes one, already parsed (:func:`parse_json`), validated against its
-    request schema; ``None`` for the others."""
+    request schema and, on V3, against the microversion its fields need; ``None`` for the others."""
     if operation.request_schema is None:
         return None
     found = schemas.violations("requests", operation.request_schema, parsed)
     if found:
         raise APIError(400, found[0].describe(), reason=found[0].reason, code=found[0].code)
+    if microversion is None and operation.version == "v2":  # the deprecated v2 API has the base version's fields
+        found = schemas.microversion_violations("requests", operation.request_schema, parsed, MIN_MICROVERSION)
+        if found:
+            raise APIError(400, f"Invalid input for field '{found[0].path}': {found[0].rule}, which the deprecated "
+                           "v2 API does not have (use /v3).", reason=found[0].reason)
+    found = schemas.microversion_violations("requests", operation.request_schema, parsed, microversion)
+    if found and microversion is not None:
+        raise APIError(400, f"Invalid input for field '{found[0].path}': {found[0].rule} (this request uses "
+                       f"{version_text(microversion)}: send a later one in the {MICROVERSION_HEADER} header).",
+                       reason=found[0].reason)
     return parsed
 
 

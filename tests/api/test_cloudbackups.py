@@ -60,11 +60,51 @@ def test_create_poll_job_then_read_the_backup(vbs: FakeVBS, http: requests.Sessi
     assert json.loads(backup["description"]) == {"DESC": "Backup_Demo", "INC": 0}
 
 
+def test_without_a_snapshot_the_service_takes_one_and_reports_it(vbs: FakeVBS, http: requests.Session) -> None:
+    """The job page's example and backups recorded from a real region carry the snapshot the service took:
+    ``snapshot_id`` on the backup (also its ``container``), ``entities.snapshot_id`` on the job."""
+    volume = vbs.add_volume(name="data")
+    entities = job(vbs, http, create(vbs, http, volume_id=volume, name="nightly").json()["job_id"])["entities"]
+
+    snapshot_id = entities["snapshot_id"]
+    backup = http.get(f"{vbs.endpoint}/backups/{entities['backup_id']}").json()["backup"]
+    assert (backup["snapshot_id"], backup["container"]) == (snapshot_id, snapshot_id)
+    snapshot = http.get(f"{vbs.endpoint}/snapshots/{snapshot_id}").json()["snapshot"]
+    assert (snapshot["volume_id"], snapshot["status"]) == (volume, "available")
+    assert backup["data_timestamp"] == snapshot["created_at"]
+    # The snapshot goes with its backup.
+    deleted = http.post(f"{vbs.endpoint_v2}/cloudbackups/{backup['id']}")
+    assert job(vbs, http, deleted.json()["job_id"])["status"] == "SUCCESS"
+    assert vbs.snapshots == {}
+
+
+def test_a_given_snapshot_is_reported_as_well(vbs: FakeVBS, http: requests.Session) -> None:
+    volume = vbs.add_volume()
+    snapshot_id = vbs.add_snapshot(volume)
+    entities = job(vbs, http, create(vbs, http, volume_id=volume, snapshot_id=snapshot_id,
+                                     name="b").json()["job_id"])["entities"]
+
+    assert entities["snapshot_id"] == snapshot_id
+    assert vbs.backups[entities["backup_id"]].container == snapshot_id
+    assert list(vbs.snapshots) == [snapshot_id]  # none taken
+
+
+def test_a_snapshot_taken_for_a_backup_does_not_keep_its_disk(vbs: FakeVBS, http: requests.Session) -> None:
+    volume = vbs.add_volume()
+    entities = job(vbs, http, create(vbs, http, volume_id=volume, name="b").json()["job_id"])["entities"]
+
+    assert http.delete(f"{vbs.endpoint}/volumes/{volume}").status_code == 202
+
+    assert vbs.snapshots == {}
+    assert vbs.backups[entities["backup_id"]].snapshot_id == entities["snapshot_id"]  # the backup outlives both
+
+
 @pytest.mark.vbs(transitions="manual")
 def test_job_goes_init_running_success(vbs: FakeVBS, http: requests.Session) -> None:
     job_id = create(vbs, http, volume_id=vbs.add_volume(), name="b").json()["job_id"]
-    assert job(vbs, http, job_id)["status"] == "RUNNING"  # INIT until first read, then RUNNING
-    assert job(vbs, http, job_id)["end_time"] is None
+    first, second, third = (job(vbs, http, job_id) for _ in range(3))
+    assert [first["status"], second["status"], third["status"]] == ["INIT", "RUNNING", "RUNNING"]
+    assert third["end_time"] is None
     assert vbs.advance() == 1
     assert job(vbs, http, job_id)["status"] == "SUCCESS"
 
@@ -82,7 +122,7 @@ def test_failed_job_reports_error_code_and_reason(vbs: FakeVBS, http: requests.S
 @pytest.mark.vbs(transitions="reads", reads=2)
 def test_job_reads_settle_the_backup(vbs: FakeVBS, http: requests.Session) -> None:
     job_id = create(vbs, http, volume_id=vbs.add_volume(), name="b").json()["job_id"]
-    assert [job(vbs, http, job_id)["status"] for _ in range(4)] == ["RUNNING", "RUNNING", "SUCCESS", "SUCCESS"]
+    assert [job(vbs, http, job_id)["status"] for _ in range(4)] == ["INIT", "RUNNING", "SUCCESS", "SUCCESS"]
 
 
 def test_incremental_unless_full_backup_requested(vbs: FakeVBS, http: requests.Session) -> None:

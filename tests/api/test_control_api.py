@@ -143,7 +143,7 @@ def test_seed_over_the_control_api_then_back_up(vbs: FakeVBS, http: requests.Ses
 def test_config_then_advance(vbs: FakeVBS, http: requests.Session, disk: Disk) -> None:
     configured = http.post(control(vbs, "config"), json={"transitions": "manual"})
     assert configured.status_code == 200
-    assert configured.json() == {"transitions": "manual", "reads": 1}
+    assert configured.json() == {"transitions": "manual", "reads": 1, "seconds": 1.0}
     assert vbs.state.transitions is TransitionMode.MANUAL
     backup_id = http.post(f"{vbs.endpoint}/backups", json=disk.backup()).json()["backup"]["id"]
     assert http.get(f"{vbs.endpoint}/backups/{backup_id}").json()["backup"]["status"] == "creating"
@@ -159,12 +159,13 @@ def test_config_then_advance(vbs: FakeVBS, http: requests.Session, disk: Disk) -
 def test_config_reads(vbs: FakeVBS, http: requests.Session, disk: Disk) -> None:
     response = http.post(control(vbs, "config"), json={"transitions": "reads", "reads": 2})
 
-    assert response.json() == {"transitions": "reads", "reads": 2}
+    assert response.json() == {"transitions": "reads", "reads": 2, "seconds": 1.0}
     backup_id = http.post(f"{vbs.endpoint}/backups", json=disk.backup()).json()["backup"]["id"]
     statuses = [http.get(f"{vbs.endpoint}/backups/{backup_id}").json()["backup"]["status"] for _ in range(3)]
     assert statuses == ["creating", "creating", "available"]
     # Only "reads" given: the mode stays.
-    assert http.post(control(vbs, "config"), json={"reads": 0}).json() == {"transitions": "reads", "reads": 0}
+    assert http.post(control(vbs, "config"), json={"reads": 0}).json() == {"transitions": "reads", "reads": 0,
+                                                                        "seconds": 1.0}
 
 
 def test_advance_one_backup_with_a_fail_reason(vbs: FakeVBS, http: requests.Session) -> None:

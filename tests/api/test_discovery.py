@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 import requests
 from vbs_support import assert_error
@@ -27,12 +28,40 @@ def test_root_lists_the_versions_with_300(vbs: FakeVBS, http: requests.Session) 
     assert vbs.requests[0].operation == "list_versions"
 
 
+#: tempest's ``volume_api_version_details`` (tempest/lib/api_schema/response/volume/versions.py), the response
+#: schema of its volume ``VersionsClient.show_version``; tempest is not installed here, so its schema is a fixture.
+_LINK = {"type": "object", "properties": {"href": {"type": "string", "format": "uri"}, "rel": {"type": "string"},
+                                          "type": {"type": "string"}}, "required": ["href", "rel"]}
+TEMPEST_VERSION_DETAILS = {
+    "type": "object",
+    "properties": {
+        "versions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "status": {"type": "string"}, "updated": {"type": "string"}, "id": {"type": "string"},
+                    "links": {"type": "array", "items": _LINK},
+                    "min_version": {"type": "string"}, "version": {"type": "string"},
+                    "media-types": {"type": "array", "properties": {"base": {"type": "string"},
+                                                                    "type": {"type": "string"}},
+                                    "required": ["base", "type"]},
+                },
+                "required": ["status", "updated", "id", "links", "min_version", "version", "media-types"],
+            },
+        }
+    },
+    "required": ["versions"],
+}
+
+
 @pytest.mark.parametrize("path", ["/v3", "/v3/"])
 def test_v3_version_document(vbs: FakeVBS, http: requests.Session, path: str) -> None:
     response = http.get(vbs.url + path)
 
     assert response.status_code == 200
-    version = response.json()["version"]
+    jsonschema.validate(response.json(), TEMPEST_VERSION_DETAILS)
+    [version] = response.json()["versions"]
     assert version["id"] == "v3.0"
     assert version["status"] == "CURRENT"
     assert version["min_version"] == "3.0"
@@ -47,7 +76,8 @@ def test_v2_version_document(vbs: FakeVBS, http: requests.Session, path: str) ->
     response = http.get(vbs.url + path)
 
     assert response.status_code == 200
-    version = response.json()["version"]
+    jsonschema.validate(response.json(), TEMPEST_VERSION_DETAILS)
+    [version] = response.json()["versions"]
     assert (version["id"], version["status"]) == ("v2.0", "DEPRECATED")
     assert version["links"] == [{"rel": "self", "href": f"{vbs.url}/v2/"}]
     assert MV not in response.headers

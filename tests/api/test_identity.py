@@ -186,7 +186,8 @@ def test_a_user_in_a_domain_of_its_own(vbs: FakeVBS, http: requests.Session, tok
         (password_auth(password="wrong"), ["requires authentication", "invalid username or password"]),
         (password_auth({"name": "nobody", "domain": {"name": DEFAULT_DOMAIN_NAME}}), ["requires authentication"]),
         (password_auth({"name": DEFAULT_USERNAME, "domain": {"name": "Elsewhere"}}), ["requires authentication"]),
-        (password_auth(scope={"project": {"id": "0" * 32}}), ["Could not find project", "0" * 32]),
+        (password_auth(scope={"project": {"name": "nowhere", "domain": {"name": DEFAULT_DOMAIN_NAME}}}),
+         ["Could not find project", "nowhere"]),
         ({"auth": {"identity": {"methods": ["token"], "token": {"id": "not-a-token"}}}}, ["not valid"]),
         ({"auth": {"identity": {"methods": ["totp"], "totp": {}}}}, ["unsupported method: totp"]),
     ],
@@ -200,6 +201,48 @@ def test_failed_authentication_is_401_with_a_challenge(
     assert_identity_error(response, 401, "Unauthorized", *fragments)
     assert response.headers["WWW-Authenticate"] == f'Keystone uri="{vbs.auth_url}"'
     assert "X-Subject-Token" not in response.headers
+
+
+# -- open mode: identity agrees with the API, which serves any project id ----------------------------------------------
+def test_a_project_scoped_by_id_is_made_on_first_use(vbs: FakeVBS, http: requests.Session) -> None:
+    vbs.auth = True
+    unknown = "c" * 32
+
+    token = login(http, vbs, unknown)
+
+    assert vbs.identity.projects[unknown].name == f"project-{unknown}"
+    assert http.get(f"{vbs.url}/v3/{unknown}/backups", headers={"X-Auth-Token": token}).status_code == 200
+
+
+def test_for_project_is_known_to_identity(vbs: FakeVBS, http: requests.Session, tokens: str) -> None:
+    other = vbs.for_project("d" * 32)
+    scope = {"project": {"name": f"project-{other.project_id}", "domain": {"name": DEFAULT_DOMAIN_NAME}}}
+
+    response = http.post(tokens, json=password_auth(scope=scope))
+
+    assert response.status_code == 201, response.text
+    assert response.json()["token"]["project"]["id"] == other.project_id
+
+
+@pytest.fixture
+def restricted() -> Iterator[FakeVBS]:
+    """A fake serving two projects only (``serve --only-project``), neither of them the default one."""
+    with FakeVBS(projects=["e" * 32, "f" * 32], auth=True) as fake:
+        yield fake
+
+
+@pytest.mark.parametrize("served", ["e" * 32, "f" * 32])
+def test_only_the_served_projects_exist_when_restricted(restricted: FakeVBS, http: requests.Session,
+                                                        served: str) -> None:
+    token = login(http, restricted, served)
+    assert http.get(f"{restricted.url}/v3/{served}/backups", headers={"X-Auth-Token": token}).status_code == 200
+
+    response = http.post(f"{restricted.auth_url}/auth/tokens", json=password_auth(scope={"project": {"id": "c" * 32}}))
+
+    assert_identity_error(response, 401, "Unauthorized", "Could not find project", "c" * 32)
+    assert set(restricted.identity.projects) == {"e" * 32, "f" * 32}  # the default project is not served
+    with pytest.raises(ValueError, match="is not served by this fake"):
+        restricted.for_project("c" * 32)
 
 
 def test_project_without_a_role_is_401(vbs: FakeVBS, http: requests.Session, tokens: str) -> None:

@@ -266,7 +266,11 @@ def test_modify_merges_the_schedule_and_answers_the_policy(vbs: FakeVBS, http: r
 
 UPDATE_ERRORS: list[tuple[str, Any, str, str]] = [
     ("empty body", {}, "AutoBackup.0001", "at least one field"),
-    ("empty schedule", {"scheduled_policy": {}}, "AutoBackup.0001", "must not be empty"),
+    ("empty schedule", {"scheduled_policy": {}}, "AutoBackup.0001", "must change at least one field"),
+    ("only the policy id", "same id", "AutoBackup.0001", "must change at least one field"),
+    ("another policy id", {"backup_policy_id": UNKNOWN, "backup_policy_name": "x"}, "AutoBackup.0008",
+     f"{UNKNOWN} is not the policy"),
+    ("empty policy id", {"backup_policy_id": "", "backup_policy_name": "x"}, "AutoBackup.0006", "must not be empty"),
     ("name default_1", {"backup_policy_name": "default_1"}, "AutoBackup.0102", "must not start with 'default'"),
     ("name of 65", {"backup_policy_name": "n" * 65}, "AutoBackup.0101", "at most 64"),
     ("frequency 31", {"scheduled_policy": {"frequency": 31}}, "AutoBackup.0106", "1 to 30"),
@@ -284,6 +288,7 @@ UPDATE_ERRORS: list[tuple[str, Any, str, str]] = [
 def test_modify_rules(vbs: FakeVBS, http: requests.Session, sent: Any, code: str, fragment: str) -> None:
     policy_id = create(vbs, http, scheduled_policy={"start_time": "10:00,12:00"})
     before = listed(vbs, http)
+    sent = {"backup_policy_id": policy_id} if sent == "same id" else sent
     vbs_error(http.put(f"{policies_url(vbs)}/{policy_id}", json=sent), 400, code, fragment)
     assert listed(vbs, http) == before
 
@@ -837,6 +842,39 @@ def test_otcextensions_volume_backup_proxy(vbs: FakeVBS, otc: Any, http: request
     otc.delete_backup_policy(created)
     assert vbs.policies == {}
     vbs.assert_all_requests_valid()
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning", "ignore::DeprecationWarning")  # openstacksdk's
+def test_otcextensions_updates_a_policy_given_by_id(vbs: FakeVBS, otc: Any) -> None:
+    """``openstack vbs policy set --name x <id>`` calls ``update_backup_policy(backup_policy=<id>, **attrs)``; given
+    an id, openstacksdk sends it back in the body as ``backup_policy_id`` (the CLI itself needs cliff and osc-lib,
+    which are not installed here, so the proxy call it makes is the test)."""
+    policy_id = vbs.add_policy("nightly", frequency=1, rentention_num=3)
+
+    renamed = otc.update_backup_policy(policy_id, name="weekly")
+    otc.update_backup_policy(policy_id, scheduled_policy={"start_time": "06:00", "rentention_num": 5})
+
+    sent = vbs.last_request("update_backup_policy").json
+    assert sent["backup_policy_id"] == policy_id
+    assert renamed.id == policy_id
+    policy = vbs.policies[policy_id]
+    assert (policy.name, policy.scheduled_policy.start_time, policy.scheduled_policy.rentention_num) == (
+        "weekly", "06:00", 5)
+    vbs.assert_all_requests_valid()
+
+
+def test_an_empty_schedule_next_to_a_rename_changes_no_schedule(vbs: FakeVBS, http: requests.Session) -> None:
+    """The Go SDK sends an empty ``scheduled_policy`` on a rename."""
+    policy_id = create(vbs, http, scheduled_policy={"start_time": "10:00,12:00"})
+    before = listed(vbs, http)[policy_id]
+
+    response = http.put(f"{policies_url(vbs)}/{policy_id}", json={"backup_policy_name": "renamed",
+                                                                   "scheduled_policy": {}})
+
+    assert response.status_code == 200, response.text
+    after = listed(vbs, http)[policy_id]
+    assert after["backup_policy_name"] == "renamed"
+    assert after["scheduled_policy"] == before["scheduled_policy"]
 
 
 # -- the response schemas reject what the pages do not document -----------------------------------------------------

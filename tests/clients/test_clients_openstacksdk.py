@@ -271,3 +271,62 @@ def test_connection_as_a_seeded_user_of_another_project(vbs: FakeVBS) -> None:
     assert list(mine.block_storage.backups()) == []
     scopes = [r.json["auth"]["scope"]["project"]["id"] for r in vbs.requests if r.operation == "identity_create_token"]
     assert sorted(scopes) == sorted([vbs.project_id, other.project_id])
+
+
+def test_block_storage_v2_proxy_makes_volumes_snapshots_and_backups(vbs: FakeVBS) -> None:
+    """The catalog's ``volumev2`` entry points at ``/v2/{project_id}``: openstacksdk's v2 proxy creates its volume
+    and snapshot there (the helpers are served under ``/v2`` as well as ``/v3``)."""
+    vbs.auth = True
+    conn = vbs.openstack_connection(block_storage_api_version="2")
+    try:
+        assert conn.block_storage.get_endpoint() == vbs.endpoint_v2
+        volume = conn.block_storage.create_volume(size=3, name="v2-disk")
+        snapshot = conn.block_storage.create_snapshot(volume_id=volume.id, name="v2-snap")
+        backup = conn.block_storage.create_backup(volume_id=volume.id, snapshot_id=snapshot.id, name="v2_backup")
+
+        assert conn.block_storage.get_volume(volume.id).size == 3
+        assert [v.name for v in conn.block_storage.volumes()] == ["v2-disk"]
+        assert conn.block_storage.get_backup(backup.id).snapshot_id == snapshot.id
+        conn.block_storage.delete_backup(backup.id)
+        conn.block_storage.delete_snapshot(snapshot.id)
+        conn.block_storage.delete_volume(volume.id)
+    finally:
+        conn.close()
+
+    assert vbs.volumes == {}
+    assert {"create_volume_v2", "create_snapshot_v2", "create_backup_v2", "delete_volume_v2"} <= {
+        r.operation for r in vbs.requests}
+    vbs.assert_all_requests_valid()
+
+
+def test_password_connection_to_a_project_only_the_api_has_seen(vbs: FakeVBS) -> None:
+    """Open mode: the API serves any project id, and the fake Keystone makes a project scoped by id on first use
+    (the default user granted), so a client configured for a fresh project id logs in."""
+    fresh = "9" * 32
+    vbs.for_project(fresh).add_backup(name="seen-by-the-api")
+    vbs.identity.reset()  # forget the project for_project made: only the API has seen it now
+    vbs.auth = True
+    conn = vbs.openstack_connection(auth={"project_id": fresh})
+    try:
+        assert [b.name for b in conn.block_storage.backups()] == ["seen-by-the-api"]
+    finally:
+        conn.close()
+    assert fresh in vbs.identity.projects
+
+
+def test_create_backup_with_metadata_at_343(vbs: FakeVBS, disk: tuple[str, str]) -> None:
+    """openstacksdk's ``Backup`` carries ``metadata`` (Cinder 3.43): a connection pinned to 3.43 sends and reads it."""
+    vbs.auth = True
+    conn = vbs.openstack_connection(block_storage_api_version="3.43")
+    try:
+        created = conn.block_storage.create_backup(volume_id=disk[0], snapshot_id=disk[1], name="tagged",
+                                                   metadata={"owner": "team-a"})
+        fetched = conn.block_storage.get_backup(created.id)
+    finally:
+        conn.close()
+
+    assert fetched.metadata == {"owner": "team-a"}
+    sent = vbs.last_request("create_backup")
+    assert {k.lower(): v for k, v in sent.headers.items()}["openstack-api-version"] == "volume 3.43"
+    assert sent.json["backup"]["metadata"] == {"owner": "team-a"}
+    vbs.assert_all_requests_valid()

@@ -236,59 +236,78 @@ def _restore_backup(version: str) -> Step:
     return step
 
 
-def _create_volume(walk: Walk) -> list[requests.Response]:
-    url = f"{walk.vbs.endpoint}/volumes"
-    return [
-        walk.http.post(url, json={"volume": {"size": 5, "name": "walk-vol", "description": "d",
-                                             "availability_zone": "eu-de-02"}}),
-        walk.http.post(url, json={"volume": {"size": 1}}),
-    ]
+def _create_volume(version: str) -> Step:
+    def step(walk: Walk) -> list[requests.Response]:
+        url = f"{walk.endpoint(version)}/volumes"
+        return [
+            walk.http.post(url, json={"volume": {"size": 5, "name": "walk-vol", "description": "d",
+                                                 "availability_zone": "eu-de-02"}}),
+            walk.http.post(url, json={"volume": {"size": 1}}),
+        ]
+
+    return step
 
 
-def _list_volumes(detail: bool) -> Step:
+def _list_volumes(version: str, detail: bool) -> Step:
     def step(walk: Walk) -> list[requests.Response]:
         walk.disk()
         walk.disk(name=None)
-        url = f"{walk.vbs.endpoint}/volumes" + ("/detail" if detail else "")
+        url = f"{walk.endpoint(version)}/volumes" + ("/detail" if detail else "")
         return [walk.http.get(url), walk.http.get(url, params={"limit": 1, "offset": 1})]
 
     return step
 
 
-def _get_volume(walk: Walk) -> list[requests.Response]:
-    return [walk.http.get(f"{walk.vbs.endpoint}/volumes/{walk.disk(name=name)}") for name in ("walk-disk", None)]
+def _get_volume(version: str) -> Step:
+    def step(walk: Walk) -> list[requests.Response]:
+        return [walk.http.get(f"{walk.endpoint(version)}/volumes/{walk.disk(name=name)}")
+                for name in ("walk-disk", None)]
+
+    return step
 
 
-def _delete_volume(walk: Walk) -> list[requests.Response]:
-    return [walk.http.delete(f"{walk.vbs.endpoint}/volumes/{walk.disk()}")]
+def _delete_volume(version: str) -> Step:
+    def step(walk: Walk) -> list[requests.Response]:
+        return [walk.http.delete(f"{walk.endpoint(version)}/volumes/{walk.disk()}")]
+
+    return step
 
 
-def _create_snapshot(walk: Walk) -> list[requests.Response]:
-    disk = walk.disk()
-    url = f"{walk.vbs.endpoint}/snapshots"
-    return [
-        walk.http.post(url, json={"snapshot": {"volume_id": disk, "name": "walk-snap", "description": "s"}}),
-        walk.http.post(url, json={"snapshot": {"volume_id": disk}}),
-    ]
+def _create_snapshot(version: str) -> Step:
+    def step(walk: Walk) -> list[requests.Response]:
+        disk = walk.disk()
+        url = f"{walk.endpoint(version)}/snapshots"
+        return [
+            walk.http.post(url, json={"snapshot": {"volume_id": disk, "name": "walk-snap", "description": "s"}}),
+            walk.http.post(url, json={"snapshot": {"volume_id": disk}}),
+        ]
+
+    return step
 
 
-def _list_snapshots(detail: bool) -> Step:
+def _list_snapshots(version: str, detail: bool) -> Step:
     def step(walk: Walk) -> list[requests.Response]:
         disk = walk.disk()
         walk.vbs.add_snapshot(disk, name="walk-snap")
         walk.vbs.add_snapshot(disk, status="creating")
-        url = f"{walk.vbs.endpoint}/snapshots" + ("/detail" if detail else "")
+        url = f"{walk.endpoint(version)}/snapshots" + ("/detail" if detail else "")
         return [walk.http.get(url), walk.http.get(url, params={"limit": 1})]
 
     return step
 
 
-def _get_snapshot(walk: Walk) -> list[requests.Response]:
-    return [walk.http.get(f"{walk.vbs.endpoint}/snapshots/{walk.vbs.add_snapshot(walk.disk())}")]
+def _get_snapshot(version: str) -> Step:
+    def step(walk: Walk) -> list[requests.Response]:
+        return [walk.http.get(f"{walk.endpoint(version)}/snapshots/{walk.vbs.add_snapshot(walk.disk())}")]
+
+    return step
 
 
-def _delete_snapshot(walk: Walk) -> list[requests.Response]:
-    return [walk.http.delete(f"{walk.vbs.endpoint}/snapshots/{walk.vbs.add_snapshot(walk.disk())}")]
+def _delete_snapshot(version: str) -> Step:
+    def step(walk: Walk) -> list[requests.Response]:
+        return [walk.http.delete(f"{walk.endpoint(version)}/snapshots/{walk.vbs.add_snapshot(walk.disk())}")]
+
+    return step
 
 
 def _get(path: str) -> Step:
@@ -637,16 +656,16 @@ STEPS: dict[str, Step] = {
     **{f"get_backup{s}": _get_backup(v) for v, s in (("v3", ""), ("v2", "_v2"))},
     **{f"delete_backup{s}": _delete_backup(v) for v, s in (("v3", ""), ("v2", "_v2"))},
     **{f"restore_backup{s}": _restore_backup(v) for v, s in (("v3", ""), ("v2", "_v2"))},
-    "create_volume": _create_volume,
-    "list_volumes": _list_volumes(detail=False),
-    "list_volumes_detail": _list_volumes(detail=True),
-    "get_volume": _get_volume,
-    "delete_volume": _delete_volume,
-    "create_snapshot": _create_snapshot,
-    "list_snapshots": _list_snapshots(detail=False),
-    "list_snapshots_detail": _list_snapshots(detail=True),
-    "get_snapshot": _get_snapshot,
-    "delete_snapshot": _delete_snapshot,
+    **{f"create_volume{s}": _create_volume(v) for v, s in (("v3", ""), ("v2", "_v2"))},
+    **{f"list_volumes{s}": _list_volumes(v, detail=False) for v, s in (("v3", ""), ("v2", "_v2"))},
+    **{f"list_volumes_detail{s}": _list_volumes(v, detail=True) for v, s in (("v3", ""), ("v2", "_v2"))},
+    **{f"get_volume{s}": _get_volume(v) for v, s in (("v3", ""), ("v2", "_v2"))},
+    **{f"delete_volume{s}": _delete_volume(v) for v, s in (("v3", ""), ("v2", "_v2"))},
+    **{f"create_snapshot{s}": _create_snapshot(v) for v, s in (("v3", ""), ("v2", "_v2"))},
+    **{f"list_snapshots{s}": _list_snapshots(v, detail=False) for v, s in (("v3", ""), ("v2", "_v2"))},
+    **{f"list_snapshots_detail{s}": _list_snapshots(v, detail=True) for v, s in (("v3", ""), ("v2", "_v2"))},
+    **{f"get_snapshot{s}": _get_snapshot(v) for v, s in (("v3", ""), ("v2", "_v2"))},
+    **{f"delete_snapshot{s}": _delete_snapshot(v) for v, s in (("v3", ""), ("v2", "_v2"))},
     "list_versions": _get("/"),
     "show_version": _get("/v3"),
     "show_version_v2": _get("/v2"),
@@ -780,7 +799,8 @@ MUTATIONS: list[tuple[str, str, Callable[[Any], Any]]] = [
     ("get_backup", "size as a string", _edit("backup", "size", value="10")),
     ("get_backup", "timestamp with a zone", _edit("backup", "created_at", value="2019-03-27T12:36:17Z")),
     ("get_backup", "timestamp with a newline", _edit("backup", "created_at", value="2019-03-27T12:36:17.596602\n")),
-    ("get_backup", "undocumented field", _edit("backup", "metadata", value={})),
+    ("get_backup", "undocumented field (Cinder 3.56's user_id)", _edit("backup", "user_id", value="u")),
+    ("get_backup", "metadata value not a string", _edit("backup", "metadata", value={"k": 1})),
     ("get_backup", "v2 owner key on V3", _edit("backup", "os-bak-tenant-attr:tenant_id", value="p")),
     ("get_backup", "one link only", _edit("backup", "links", 1)),
     ("get_backup", "links swapped", _edit("backup", "links", 0, "rel", value="bookmark")),
@@ -797,7 +817,8 @@ MUTATIONS: list[tuple[str, str, Callable[[Any], Any]]] = [
     ("restore_backup", "missing volume_name", _edit("restore", "volume_name")),
     ("restore_backup", "volume_name not a string", _edit("restore", "volume_name", value=7)),
     ("delete_backup", "a body on delete", lambda _: {}),
-    ("show_version", "unknown version status", _edit("version", "status", value="BETA")),
+    ("show_version", "unknown version status", _edit("versions", 0, "status", value="BETA")),
+    ("show_version", "a single version object (not Cinder's list)", lambda body: {"version": body["versions"][0]}),
     ("control_advance", "negative count", _edit("advanced", value=-1)),
     ("create_vbs_backup", "job id not hex", _edit("job_id", value="job-1")),
     ("get_job", "unknown job status", _edit("status", value="DONE")),

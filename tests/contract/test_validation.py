@@ -56,7 +56,8 @@ INVALID_FIELDS = [
     ("snapshot_id", None, ["string"]),
     ("snapshot_id", "", ["empty"]),
     ("foo", "bar", ["not a documented field"]),
-    ("metadata", {"k": "v"}, ["not a documented field"]),
+    ("metadata", {"k": "v"}, ["microversion 3.43"]),  # v3 without a header (3.0), and v2: Cinder's 3.43 field
+    ("user_id", "u", ["not a documented field"]),
 ]
 
 

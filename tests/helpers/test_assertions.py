@@ -271,8 +271,8 @@ UNKNOWN_OPERATIONS = [
     pytest.param("CreateBackup", "; did you mean 'create_backup'?", id="camel-case"),
     pytest.param("create_backup_v3", "; did you mean 'create_backup_v2' or 'create_backup'?", id="v3-suffix"),
     pytest.param("create", "; did you mean 'create_backup' or 'create_volume'?", id="prefix"),
-    pytest.param("backup_create", f" (none of the {len(BY_NAME)} known is close; see the README's API coverage table",
-                 id="far"),
+    pytest.param("backup_create", f" (none of the {len(BY_NAME)} known is close; see the README's API coverage "
+                 "table", id="far"),
     pytest.param("", f" (none of the {len(BY_NAME)} known is close; see the README's API coverage table", id="empty"),
 ]
 
@@ -305,6 +305,14 @@ def test_malformed_microversion_is_a_value_error_that_says_so(ids: Ids, microver
     body = {"backup": {"volume_id": ids[0], "snapshot_id": ids[1]}}
     with pytest.raises(ValueError, match="microversion"):
         assert_valid_request("create_backup", body, microversion=microversion)
+
+
+def test_metadata_needs_microversion_343_and_v3(ids: Ids) -> None:
+    body = {"backup": {"volume_id": ids[0], "snapshot_id": ids[1], "metadata": {"owner": "a"}}}
+
+    assert_valid_request("create_backup", body, microversion="3.43")
+    assert "exists only from microversion 3.43" in failure("create_backup", body, microversion="3.42")
+    assert "exists only from microversion 3.43" in failure("create_backup_v2", body)  # v2 has no microversions
 
 
 # -- assert_valid_response -----------------------------------------------------------------------------------------

@@ -72,6 +72,17 @@ def test_serve_with_manual_transitions(http: requests.Session) -> None:
     assert status == 0
 
 
+def test_serve_with_timed_transitions(http: requests.Session) -> None:
+    with serve("--transitions", "timed", "--seconds", "0.2") as server:
+        state = http.get(f"{server.url}/__vbs__/state").json()
+        http.close()
+
+        status, _ = server.stop(signal.SIGINT)
+
+    assert (state["transitions"], state["seconds"]) == ("timed", 0.2)
+    assert status == 0
+
+
 def test_serve_loads_plugins(tmp_path: Path, http: requests.Session) -> None:
     (tmp_path / "vbs_cli_seed_plugin.py").write_text(
         "def pytest_vbs_configure(fake):\n"
@@ -106,13 +117,24 @@ def test_serve_rejects_an_unknown_plugin() -> None:
     assert "no_such_module_for_vbs" in result.stderr
 
 
-@pytest.mark.parametrize("args", [["serve", "--transitions", "sometimes"], ["serve", "--port", "x"], ["nothing"]])
-def test_bad_arguments_exit_2(args: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["serve", "--transitions", "sometimes"], "--transitions"),
+        (["serve", "--port", "x"], "--port"),
+        (["nothing"], "invalid choice"),
+        (["serve", "--transitions", "timed", "--seconds", "-1"], "--seconds"),
+        (["serve", "--transitions", "timed", "--seconds", "soon"], "--seconds"),
+        (["serve", "--seconds", "0.2"], "--seconds is the delay of --transitions timed"),
+    ],
+)
+def test_bad_arguments_exit_2(args: list[str], fragment: str) -> None:
     result = subprocess.run([sys.executable, "-m", "pytest_vbs", *args], capture_output=True, text=True,
                             timeout=DEADLINE)
 
     assert result.returncode == 2
     assert "usage:" in result.stderr
+    assert fragment in result.stderr
 
 
 def test_serve_with_auth_prints_a_token_for_the_control_api(http: requests.Session) -> None:

@@ -25,11 +25,14 @@ def test_the_table_knows_every_transition_mode() -> None:
 @pytest.mark.parametrize(("mark", "expected"), [
     ('vbs(transition="manual")',
      "@pytest.mark.vbs: unknown keyword 'transition' (did you mean 'transitions'?); allowed: 'auth', 'project_id', "
-     "'reads', 'strict', 'transitions'\n"),
+     "'reads', 'seconds', 'strict', 'transitions'\n"),
     ('vbs("manual")', "@pytest.mark.vbs: takes none positional argument(s), got 1: ('manual',); use keywords "
-     "(allowed: @pytest.mark.vbs(transitions, reads, project_id, auth, strict))"),
-    ('vbs(transitions="slow")', "@pytest.mark.vbs: transitions='slow': must be one of 'immediate', 'reads', 'manual'"),
+     "(allowed: @pytest.mark.vbs(transitions, reads, seconds, project_id, auth, strict))"),
+    ('vbs(transitions="slow")',
+     "@pytest.mark.vbs: transitions='slow': must be one of 'immediate', 'reads', 'manual', 'timed'"),
     ("vbs(reads=0)", "@pytest.mark.vbs: reads=0: must be an integer >= 1"),
+    ('vbs(transitions="timed", seconds=-1)', "@pytest.mark.vbs: seconds=-1: must be a number of seconds >= 0"),
+    ('vbs(transitions="timed", seconds="0.2")', "@pytest.mark.vbs: seconds='0.2': must be a number of seconds >= 0"),
     ('vbs(auth="yes")', "@pytest.mark.vbs: auth='yes': must be True or False"),
     ("vbs(reads=2)", "@pytest.mark.vbs: reads=2 applies only to the 'reads' mode, not 'immediate'"),
     ('vbs_strict("no")', "@pytest.mark.vbs_strict: enabled='no': must be True or False"),

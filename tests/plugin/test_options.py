@@ -11,7 +11,7 @@ ONE_TEST = "def test_one(vbs):\n    pass\n"
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--vbs-transitions=slow"], "*argument --vbs-transitions: 'slow' is not one of immediate, reads, manual*"),
+    (["--vbs-transitions=slow"], "*argument --vbs-transitions: 'slow' is not one of immediate, reads, manual, timed*"),
     (["--vbs-port=abc"], "*argument --vbs-port: 'abc' is not an integer from 0 to 65535*"),
     (["--vbs-port=70000"], "*argument --vbs-port: '70000' is not an integer from 0 to 65535*"),
     (["--vbs-reads=-1"], "*argument --vbs-reads: '-1' is not an integer from 1 to 1000000*"),
@@ -28,7 +28,7 @@ def test_a_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str
 
 
 @pytest.mark.parametrize(("ini", "message"), [
-    ("vbs_transitions = slow", "ERROR: ini vbs_transitions: 'slow' is not one of immediate, reads, manual"),
+    ("vbs_transitions = slow", "ERROR: ini vbs_transitions: 'slow' is not one of immediate, reads, manual, timed"),
     ("vbs_port = abc", "ERROR: ini vbs_port: 'abc' is not an integer from 0 to 65535"),
     ("vbs_reads = -1", "ERROR: ini vbs_reads: '-1' is not an integer from 1 to 1000000"),
     ("vbs_strict = maybe", "ERROR: ini vbs_strict: *(true or false)"),

@@ -76,6 +76,64 @@ def test_ini_transitions_reads(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
+TEST_TIMED = """
+import time
+
+def test_timed(vbs):
+    assert (vbs.state.transitions.value, vbs.state.seconds) == ("timed", SECONDS)
+"""
+
+
+@pytest.mark.parametrize(("args", "ini", "seconds"), [
+    (["--vbs-transitions", "timed", "--vbs-seconds", "0.2"], "", 0.2),
+    ([], "vbs_transitions = timed\nvbs_seconds = 0.3\n", 0.3),
+    (["--vbs-transitions=timed"], "", 1.0),
+])
+def test_option_and_ini_timed_transitions(pytester: pytest.Pytester, args: list[str], ini: str, seconds: float) -> None:
+    pytester.makeini("[pytest]\n" + ini)
+    pytester.makepyfile(TEST_TIMED.replace("SECONDS", repr(seconds)))
+
+    result = pytester.runpytest(*args)
+
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(("args", "ini", "expected"), [
+    (["--vbs-seconds", "-1"], "", "*argument --vbs-seconds: '-1' is not a number of seconds >= 0*"),
+    (["--vbs-seconds=soon"], "", "*argument --vbs-seconds: 'soon' is not a number of seconds >= 0*"),
+    ([], "vbs_seconds = nan\n", "*ini vbs_seconds: 'nan' is not a number of seconds >= 0*"),
+])
+def test_bad_seconds_are_a_usage_error(pytester: pytest.Pytester, args: list[str], ini: str, expected: str) -> None:
+    pytester.makeini("[pytest]\n" + ini)
+    pytester.makepyfile("def test_nothing(vbs):\n    pass\n")
+
+    result = pytester.runpytest(*args)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+
+
+def test_marker_timed_seconds(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.vbs(transitions="timed", seconds=0.25)
+        def test_timed(vbs):
+            assert (vbs.state.transitions.value, vbs.state.seconds) == ("timed", 0.25)
+
+        @pytest.mark.vbs(transitions="manual", seconds=0.25)
+        def test_seconds_without_timed(vbs):
+            pass
+        """
+    )
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*seconds is the delay of timed transitions*"])
+
+
 def test_the_command_line_wins_over_the_ini(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nvbs_transitions = reads\n")
     pytester.makepyfile(status_test(["available", "available", "available"]))

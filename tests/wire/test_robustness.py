@@ -26,7 +26,7 @@ MIB = 1024 * 1024
         ("POST", "/v3/{p}/backups/a/restore/now"),
         ("GET", "/v4/{p}/backups"),
         ("DELETE", "/v3/{p}"),
-        ("GET", "/v2/{p}/volumes"),  # the volume API exists on v3 only
+        ("GET", "/v2/{p}/volumes/a/b"),
         ("GET", "/__vbs__/nothing"),
     ],
 )

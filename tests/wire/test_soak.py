@@ -155,10 +155,28 @@ class Worker:
                                                          json={"volume": {"size": 1}})["volume"]["id"])
         self.ok(s, "delete_volume", f"{v3}/volumes/{doomed}")
         self.record.deleted |= {spare, doomed}
+        self.v2_helpers(s, project)
         self.ok(s, "delete_backup", f"{v3}/backups/{kept}")  # the kept one is recreated: create, delete, create
         self.record.deleted.add(kept)
         self.created("backup", project, self.ok(s, "create_backup", f"{v3}/backups", json={
             "backup": {"volume_id": volume, "snapshot_id": snapshot, "name": f"final_{tag}"}})["backup"]["id"])
+
+    def v2_helpers(self, s: requests.Session, project: str) -> None:
+        """The volume and snapshot helpers under ``/v2`` (the catalog's ``volumev2``), made and removed."""
+        v2 = f"/v2/{project}"
+        volume = self.created("volume", project, self.ok(s, "create_volume_v2", f"{v2}/volumes",
+                                                         json={"volume": {"size": 1}})["volume"]["id"])
+        self.ok(s, "get_volume_v2", f"{v2}/volumes/{volume}")
+        self.ok(s, "list_volumes_v2", f"{v2}/volumes")
+        self.ok(s, "list_volumes_detail_v2", f"{v2}/volumes/detail")
+        snapshot = self.created("snapshot", project, self.ok(s, "create_snapshot_v2", f"{v2}/snapshots", json={
+            "snapshot": {"volume_id": volume}})["snapshot"]["id"])
+        self.ok(s, "get_snapshot_v2", f"{v2}/snapshots/{snapshot}")
+        self.ok(s, "list_snapshots_v2", f"{v2}/snapshots")
+        self.ok(s, "list_snapshots_detail_v2", f"{v2}/snapshots/detail")
+        self.ok(s, "delete_snapshot_v2", f"{v2}/snapshots/{snapshot}")
+        self.ok(s, "delete_volume_v2", f"{v2}/volumes/{volume}")
+        self.record.deleted |= {snapshot, volume}
 
     def policies(self, s: requests.Session, cycle: int) -> None:
         tag = f"t{self.index:02d}c{cycle}"
