@@ -92,6 +92,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="turn the /__vbs__ control API off: its routes answer 404 like unknown routes "
                          "(ini: vbs_control = false)")
     parser.addini("vbs_control", "serve the /__vbs__ control API", type="bool", default=True)
+    group.addoption("--vbs-compare", dest="vbs_compare", nargs="?", const="docs", default=None, metavar="DIR",
+                    help="compare the fake's answers with the shapes recorded in DIR (default: the documentation's "
+                         "examples) and report the differences (ini: vbs_compare)")
+    parser.addini("vbs_compare", "compare the fake's answers with the shapes recorded in this directory", default="")
+    group.addoption("--vbs-compare-strict", action="store_true", dest="vbs_compare_strict", default=None,
+                    help="with --vbs-compare: fail the session on any difference (ini: vbs_compare_strict)")
+    parser.addini("vbs_compare_strict", "fail the session on any parity difference", type="bool", default=False)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -1,0 +1,125 @@
+"""The pytest side of live mode and of record/compare: the session's live handle, the per-test setup and cleanup,
+and the reports at the end (schema disagreements, leftovers, recorded shapes, the parity report).
+
+``plugin.py`` registers :class:`LiveSession` only when ``--vbs-live``, ``--vbs-record`` or ``--vbs-compare`` is
+given, so an ordinary run never imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_vbs.hookspecs import hookimpl
+from pytest_vbs.journal import RecordedRequest
+from pytest_vbs.live.config import LiveCloud, LiveConfigError
+from pytest_vbs.live.shapes import Shapes, compare, describe
+from pytest_vbs.live_handle import LiveVBS, skip_fake_only
+
+#: ``--vbs-compare`` without a directory: the shapes of the documentation's examples, shipped with the package.
+BUILTIN_BASELINE = "docs"
+#: Where the parity report is written (in the directory pytest was started from).
+REPORT_FILE = "vbs-parity-report.json"
+PLUGIN_NAME = "vbs-live-session"
+
+
+def baseline_directory() -> Path:
+    return Path(str(resources.files("pytest_vbs.live") / "baseline"))
+
+
+class LiveSession:
+    """One pytest session's live mode and record/compare state (registered as a plugin)."""
+
+    def __init__(self, config: pytest.Config, *, live: str, record: str, compare: str, strict: bool) -> None:
+        self.config = config
+        self.cloud_name = live
+        self.record = Path(record) if record else None
+        if compare == BUILTIN_BASELINE:
+            self.compare: Path | None = baseline_directory()
+        else:
+            self.compare = Path(compare) if compare else None
+        self.compare_strict = strict
+        self.handle: LiveVBS | None = None
+        self.leftovers: list[str] = []
+        self.fake_shapes = Shapes()
+        self.parity: dict[str, Any] | None = None
+        self.written: list[Path] = []
+
+    # -- the session's handle ---------------------------------------------------------------------------
+    def start(self) -> LiveVBS:
+        try:
+            cloud = LiveCloud.load(self.cloud_name)
+            handle = LiveVBS(cloud, plugin_manager=self.config.pluginmanager)
+        except LiveConfigError as error:
+            raise pytest.UsageError(f"--vbs-live: {error}") from None
+        self.handle = handle.start()
+        return handle
+
+    def run_test(self, handle: LiveVBS, request: pytest.FixtureRequest) -> Iterator[LiveVBS]:
+        """The ``vbs`` fixture in live mode: a clean journal, the markers' faults; cleanup at teardown."""
+        handle.reset()
+        marker = request.node.get_closest_marker("vbs")
+        if marker is not None and marker.kwargs:
+            skip_fake_only(f"@pytest.mark.vbs({', '.join(sorted(marker.kwargs))}=...)")
+        for fault in reversed(list(request.node.iter_markers("vbs_fault"))):
+            handle.fail(*fault.args, **fault.kwargs)
+        try:
+            yield handle
+        finally:
+            left = handle.cleanup()
+            if left:
+                self.leftovers += [f"{request.node.nodeid}: {line}" for line in left]
+                request.node.add_report_section("teardown", "vbs live: left behind on the cloud", "\n".join(left))
+        errors = handle.app.take_unexpected_errors()
+        if errors:
+            pytest.fail("The live proxy raised unexpectedly while serving this test:\n" +
+                        handle.cloud.redact("\n".join(errors)), pytrace=False)
+
+    # -- compare: every answer of the fake ------------------------------------------------------------------
+    @hookimpl
+    def pytest_vbs_answered(self, app: object, request: RecordedRequest) -> None:
+        if self.compare is not None and self.handle is None:
+            self.fake_shapes.add(request.operation, request.status, request.response_json)
+
+    # -- the end ------------------------------------------------------------------------------------------
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.handle is not None and self.record is not None:
+            self.written = self.handle.recorded.save(self.record)
+        if self.compare is not None:
+            self.parity = compare(Shapes.load(self.compare), self.fake_shapes)
+            self.parity["baseline"] = str(self.compare)
+            Path(REPORT_FILE).write_text(json.dumps(self.parity, indent=1) + "\n", encoding="utf-8")
+        failed = bool(self.leftovers) or bool(self.compare_strict and self.parity and self.parity["differences"])
+        if failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        write = terminalreporter.write_line
+        handle = self.handle
+        if handle is not None:
+            disagreements = handle.conformance.report()
+            terminalreporter.section("vbs live: where the cloud disagrees with the documented schemas")
+            write(f"{handle.conformance.checked} answers checked, {len(disagreements)} disagreements")
+            for line in disagreements:
+                write("  " + handle.cloud.redact(line))
+        if self.leftovers:
+            terminalreporter.section("vbs live: left behind on the cloud (the session fails)")
+            for line in self.leftovers:
+                write("  " + line)
+        if self.record is not None and handle is not None:
+            write(f"vbs record: {len(self.written)} answer shapes in {self.record}")
+        if self.parity is not None:
+            differences = self.parity["differences"]
+            terminalreporter.section("vbs parity: the fake's answers against the recorded shapes")
+            write(f"baseline {self.parity['baseline']}; {len(self.parity['compared'])} operations compared, "
+                  f"{len(differences)} differences (JSON: {REPORT_FILE})")
+            for difference in differences:
+                write("  " + describe(difference))
+            if self.parity["not_recorded"]:
+                write("  not recorded: " + ", ".join(self.parity["not_recorded"]))

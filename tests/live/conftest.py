@@ -1,0 +1,3 @@
+from live_support import cloud
+
+__all__ = ["cloud"]
