@@ -18,6 +18,7 @@ import pytest
 from pytest_vbs.hookspecs import hookimpl
 from pytest_vbs.journal import RecordedRequest
 from pytest_vbs.live.config import LiveCloud, LiveConfigError
+from pytest_vbs.live.conformance import Conformance
 from pytest_vbs.live.shapes import Shapes, compare, describe
 from pytest_vbs.live_handle import LiveVBS, skip_fake_only
 
@@ -26,6 +27,8 @@ BUILTIN_BASELINE = "docs"
 #: Where the parity report is written (in the directory pytest was started from).
 REPORT_FILE = "vbs-parity-report.json"
 PLUGIN_NAME = "vbs-live-session"
+#: The key of an xdist worker's results in ``workeroutput``.
+WORKER_OUTPUT = "pytest_vbs_live"
 
 
 def baseline_directory() -> Path:
@@ -46,7 +49,10 @@ class LiveSession:
         self.compare_strict = strict
         self.handle: LiveVBS | None = None
         self.leftovers: list[str] = []
-        self.fake_shapes = Shapes()
+        self.fake_shapes = Shapes()  #: the fake's answers (compare)
+        self.recorded = Shapes()  #: the cloud's answers (record), this process's and its xdist workers'
+        self.conformance = Conformance()
+        self.worker = hasattr(config, "workerinput")  #: an xdist worker: results go to the controller
         self.parity: dict[str, Any] | None = None
         self.written: list[Path] = []
 
@@ -83,14 +89,34 @@ class LiveSession:
     # -- compare: every answer of the fake ------------------------------------------------------------------
     @hookimpl
     def pytest_vbs_answered(self, app: object, request: RecordedRequest) -> None:
-        if self.compare is not None and self.handle is None:
+        if self.compare is not None and not self.cloud_name:
             self.fake_shapes.add(request.operation, request.status, request.response_json)
 
     # -- the end ------------------------------------------------------------------------------------------
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """pytest-xdist: a worker's results, merged into the controller's."""
+        data = json.loads(getattr(node, "workeroutput", {}).get(WORKER_OUTPUT, "{}"))
+        self._merge(data)
+
+    def _merge(self, data: dict[str, Any]) -> None:
+        self.leftovers += data.get("leftovers", [])
+        self.fake_shapes.merge_data(data.get("fake_shapes", []))
+        self.recorded.merge_data(data.get("recorded", []))
+        self.conformance.merge_data(data.get("conformance", {}))
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.handle is not None and self.record is not None:
-            self.written = self.handle.recorded.save(self.record)
+        if self.handle is not None:
+            self.recorded.merge_data(self.handle.recorded.as_data())
+            self.conformance.merge_data(self.handle.conformance.as_data())
+        if self.worker:
+            data = {"leftovers": self.leftovers, "fake_shapes": self.fake_shapes.as_data(),
+                    "recorded": self.recorded.as_data(), "conformance": self.conformance.as_data()}
+            self.config.workeroutput[WORKER_OUTPUT] = json.dumps(data)  # type: ignore[attr-defined]
+            return
+        if self.cloud_name and self.record is not None:
+            self.written = self.recorded.save(self.record)
         if self.compare is not None:
             self.parity = compare(Shapes.load(self.compare), self.fake_shapes)
             self.parity["baseline"] = str(self.compare)
@@ -100,19 +126,20 @@ class LiveSession:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.worker:
+            return
         write = terminalreporter.write_line
-        handle = self.handle
-        if handle is not None:
-            disagreements = handle.conformance.report()
+        if self.cloud_name:
+            disagreements = self.conformance.report()
             terminalreporter.section("vbs live: where the cloud disagrees with the documented schemas")
-            write(f"{handle.conformance.checked} answers checked, {len(disagreements)} disagreements")
+            write(f"{self.conformance.checked} answers checked, {len(disagreements)} disagreements")
             for line in disagreements:
-                write("  " + handle.cloud.redact(line))
+                write("  " + line)  # operation, field and rule: never a value
         if self.leftovers:
             terminalreporter.section("vbs live: left behind on the cloud (the session fails)")
             for line in self.leftovers:
                 write("  " + line)
-        if self.record is not None and handle is not None:
+        if self.record is not None and self.cloud_name:
             write(f"vbs record: {len(self.written)} answer shapes in {self.record}")
         if self.parity is not None:
             differences = self.parity["differences"]

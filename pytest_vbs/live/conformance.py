@@ -4,6 +4,8 @@ its response schema, the violations counted by operation, field and rule (values
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 from pytest_vbs import schemas
 from pytest_vbs.api import BY_NAME
@@ -36,6 +38,19 @@ class Conformance:
                 key = (operation.name, violation.path or "(body)", violation.rule)
                 if key in self.findings or len(self.findings) < MAX_FINDINGS:
                     self.findings[key] = self.findings.get(key, 0) + 1
+
+    def as_data(self) -> dict[str, Any]:
+        """The findings as JSON data (from an xdist worker to the controller)."""
+        with self._lock:
+            return {"checked": self.checked, "findings": [[*key, n] for key, n in self.findings.items()]}
+
+    def merge_data(self, data: Mapping[str, Any]) -> None:
+        with self._lock:
+            self.checked += int(data.get("checked", 0))
+            for operation, path, rule, n in data.get("findings", []):
+                key = (str(operation), str(path), str(rule))
+                if key in self.findings or len(self.findings) < MAX_FINDINGS:
+                    self.findings[key] = self.findings.get(key, 0) + int(n)
 
     def report(self) -> list[str]:
         """One line per disagreement: ``operation: field: rule (n answers)``."""

@@ -126,6 +126,18 @@ class Shapes:
         with self._lock:
             return {operation for operation, _ in self.shapes}
 
+    def as_data(self) -> list[dict[str, Any]]:
+        """Every shape as JSON data (what a file holds), to hand from an xdist worker to the controller."""
+        with self._lock:
+            return [shape.as_dict(operation, status) for (operation, status), shape in sorted(self.shapes.items())]
+
+    def merge_data(self, data: Iterable[Mapping[str, Any]]) -> None:
+        """Merge shapes given as :meth:`as_data` gives them."""
+        for item in data:
+            shape = _shape(item)
+            with self._lock:
+                self.shapes.setdefault((str(item["operation"]), int(item["status"])), Shape()).merge(shape)
+
     def save(self, directory: Path) -> list[Path]:
         """Merge these shapes into ``directory``'s (created if needed); the files written."""
         directory.mkdir(parents=True, exist_ok=True)
@@ -151,12 +163,14 @@ class Shapes:
             match = _FILE.match(path.name)
             if match is None:
                 continue
-            data = json.loads(path.read_text(encoding="utf-8"))
-            shape = Shape(fields={k: set(v) for k, v in data.get("fields", {}).items()},
-                          headers=set(data.get("headers", [])), count=int(data.get("count", 0)),
-                          example=data.get("example"))
+            shape = _shape(json.loads(path.read_text(encoding="utf-8")))
             shapes.shapes[match["operation"], int(match["status"])] = shape
         return shapes
+
+
+def _shape(data: Mapping[str, Any]) -> Shape:
+    return Shape(fields={k: set(v) for k, v in data.get("fields", {}).items()}, headers=set(data.get("headers", [])),
+                 count=int(data.get("count", 0)), example=data.get("example"))
 
 
 def compare(real: Shapes, fake: Shapes) -> dict[str, Any]:

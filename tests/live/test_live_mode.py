@@ -3,6 +3,8 @@ and no control API (the "cloud"), through the recording proxy."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from live_support import CLOUD, Cloud
 
@@ -220,6 +222,22 @@ def test_what_cannot_be_deleted_is_listed_and_fails_the_session(suite: pytest.Py
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*left behind on the cloud*", "*test_a*volume *: DELETE answered 500*stuck*"])
     assert len(cloud.list("/v3/{project_id}/volumes")["volumes"]) == 1  # type: ignore[index]
+
+
+def test_the_session_token_is_renewed_before_it_expires(suite: pytest.Pytester, cloud: Cloud) -> None:
+    cloud.fake.identity.token_ttl = timedelta(seconds=90)  # less than keystoneauth's two minutes: renew each time
+    suite.makepyfile('''
+        import requests
+        from conftest import TIMEOUT
+
+        def test_a(vbs):
+            for _ in range(2):
+                assert requests.get(f"{vbs.endpoint}/backups", timeout=TIMEOUT).status_code == 200
+    ''')
+    live(suite).assert_outcomes(passed=1)
+    tokens = [entry.headers["X-Auth-Token"] for entry in cloud.fake.requests if entry.operation == "list_backups"]
+    assert len(tokens) == 2
+    assert tokens[0] != tokens[1]
 
 
 def test_secrets_never_reach_reports_or_recordings(suite: pytest.Pytester, cloud: Cloud) -> None:

@@ -73,6 +73,19 @@ def test_record_then_compare_is_empty_and_an_altered_shape_is_reported(suite: py
     assert strict.ret == pytest.ExitCode.TESTS_FAILED
 
 
+def test_record_and_compare_gather_the_results_of_xdist_workers(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_more=SUITE.replace("def test_backups", "def test_more_backups"))
+    shapes = suite.path / "shapes"
+    recorded = suite.runpytest("--vbs-live", CLOUD, "--vbs-record", str(shapes), "-n", "2", "-p", "no:cacheprovider")
+    recorded.assert_outcomes(passed=2)
+    recorded.stdout.fnmatch_lines(["*vbs live: where the cloud disagrees*", "*answers checked, 0 disagreements*"])
+    assert json.loads((shapes / "get_backup.200.json").read_text())["count"] == 2
+    result = suite.runpytest("--vbs-compare", str(shapes), "-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert report(suite)["compared"] == ["create_backup", "get_backup", "list_backups_detail"]
+    assert report(suite)["differences"] == []
+
+
 def test_recordings_merge_across_runs(suite: pytest.Pytester) -> None:
     shapes = suite.path / "shapes"
     for _ in range(2):
