@@ -99,6 +99,27 @@ def test_the_proxy_forwards_byte_for_byte_apart_from_endpoint_urls(suite: pytest
     live(suite).assert_outcomes(passed=4)
 
 
+def test_hop_by_hop_headers_stay_behind_and_urls_in_headers_are_rewritten(suite: pytest.Pytester,
+                                                                          cloud: Cloud) -> None:
+    cloud.fake.fail("list_backups", 401, times=1)  # the cloud's WWW-Authenticate names its identity URL
+    cloud.fake.fail("list_backups_detail", 408, times=1)  # the cloud closes its connection: Connection: close
+    suite.makepyfile('''
+        import requests
+        from conftest import CLOUD_URL, TIMEOUT
+
+        def test_headers(vbs):
+            with requests.Session() as session:
+                refused = session.get(f"{vbs.endpoint}/backups", timeout=TIMEOUT)
+                assert refused.status_code == 401
+                assert refused.headers["WWW-Authenticate"] == f'Keystone uri="{vbs.url}/identity/v3"'
+                timeout = session.get(f"{vbs.endpoint}/backups/detail", timeout=TIMEOUT)
+                assert timeout.status_code == 408
+                assert "close" not in timeout.headers.get("Connection", "")  # the cloud's connection, not ours
+                assert session.get(f"{vbs.endpoint}/backups/detail", timeout=TIMEOUT).status_code == 200
+    ''')
+    live(suite).assert_outcomes(passed=1)
+
+
 def test_journal_strict_mode_and_faults_work_in_live_mode(suite: pytest.Pytester, cloud: Cloud) -> None:
     suite.makepyfile('''
         import pytest, requests
@@ -156,6 +177,9 @@ def test_fake_only_calls_and_markers_skip_with_a_reason(suite: pytest.Pytester) 
         def test_seeded_status(vbs):
             vbs.add_volume(status="in-use")
 
+        def test_seeded_backup_time(vbs):
+            vbs.add_backup(created_at=None, fail_reason="broken")
+
         @pytest.mark.vbs(transitions="manual")
         def test_vbs_marker(vbs):
             pass
@@ -169,8 +193,9 @@ def test_fake_only_calls_and_markers_skip_with_a_reason(suite: pytest.Pytester) 
             assert vbs.live
     ''')
     result = live(suite)
-    result.assert_outcomes(passed=1, skipped=5)
+    result.assert_outcomes(passed=1, skipped=6)
     result.stdout.fnmatch_lines_random([
+        "*vbs.add_backup(fail_reason=...) is fake-only*",
         "*vbs.set_transitions is fake-only*", "*vbs.advance_clock is fake-only*",
         "*vbs.add_volume(status='in-use') is fake-only*", "*vbs.@pytest.mark.vbs(transitions=...)*",
         "*marked vbs_fake_only*",
@@ -192,6 +217,9 @@ def test_cleanup_deletes_everything_created_through_the_proxy(suite: pytest.Pyte
 
         def test_creates_everything(vbs, backup):
             v2 = vbs.endpoint_v2
+            seeded = vbs.add_backup(name="seeded")
+            answer = requests.get(f"{vbs.endpoint}/backups/{seeded}", timeout=TIMEOUT).json()
+            assert (answer["backup"]["status"], answer["backup"]["name"]) == ("available", "seeded")
             volume = requests.post(f"{vbs.endpoint}/volumes", json={"volume": {"size": 1}}, timeout=TIMEOUT)
             assert volume.status_code == 202
             shared = requests.post(f"{v2}/os-vendor-backup-sharing",
