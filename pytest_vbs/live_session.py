@@ -60,7 +60,8 @@ class LiveSession:
     def start(self) -> LiveVBS:
         try:
             cloud = LiveCloud.load(self.cloud_name)
-            handle = LiveVBS(cloud, plugin_manager=self.config.pluginmanager)
+            host, port = (self.config.getoption(f"vbs_{n}") or self.config.getini(f"vbs_{n}") for n in ("host", "port"))
+            handle = LiveVBS(cloud, str(host), int(port), plugin_manager=self.config.pluginmanager)
         except LiveConfigError as error:
             raise pytest.UsageError(f"--vbs-live: {error}") from None
         self.handle = handle.start()

@@ -21,7 +21,7 @@ from pytest_vbs.live.mounts import Mount, Mounts, UnknownTarget
 from pytest_vbs.service.identity import TOKEN_HEADER
 from pytest_vbs.wsgi import validation
 from pytest_vbs.wsgi.app import DEFAULT_MAX_BODY, VBSApp, _Exchange
-from pytest_vbs.wsgi.reply import Reply
+from pytest_vbs.wsgi.reply import Reply, json_response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -91,7 +91,8 @@ class ProxyApp(VBSApp):
         self._http.close()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        assert self.mounts is not None, "the proxy serves once its mount table is set"
+        if self.mounts is None:  # between the bind and the mount table: nothing to forward to yet
+            return json_response(503, {"message": "The live proxy is starting."})(environ, start_response)
         raw = environ.get("RAW_URI") or quote(environ.get("PATH_INFO") or "/", safe="/%:@!$&'()*+,;=~")
         if "://" in raw.split("?", 1)[0]:  # the absolute form: the path after the authority
             raw = "/" + raw.split("://", 1)[1].partition("/")[2]

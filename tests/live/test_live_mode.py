@@ -57,6 +57,9 @@ def test_live_mode_refuses_to_start_without_an_explicit_known_cloud(suite: pytes
     result = suite.runpytest("--vbs-live", "no-such-cloud", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*no-such-cloud*"])
     assert result.ret != pytest.ExitCode.OK
+    result = suite.runpytest("--vbs-live", CLOUD, "--vbs-transitions", "manual", "--vbs-auth", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--vbs-transitions, --vbs-auth: the fake's settings have no effect in live mode*"])
 
 
 def test_the_proxy_forwards_byte_for_byte_apart_from_endpoint_urls(suite: pytest.Pytester) -> None:
