@@ -87,6 +87,7 @@ class LiveVBS:
     def stop(self) -> None:
         self.server.stop()
         self.app.close()
+        self.cloud.close()
         if self.plugin_manager.is_registered(self.faults):
             self.plugin_manager.unregister(self.faults)
 

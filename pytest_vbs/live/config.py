@@ -73,6 +73,12 @@ class LiveCloud:
             raise LiveConfigError(f"cloud {name!r}: authentication failed: {type(error).__name__}") from None
         return cloud
 
+    def close(self) -> None:
+        """Close the session's connections."""
+        inner = getattr(self.session, "session", None)  # keystoneauth's requests.Session
+        if inner is not None:
+            inner.close()
+
     def token(self) -> str:
         """The session's token, renewed by keystoneauth before it expires; remembered as a secret."""
         token = str(self.session.get_token())
