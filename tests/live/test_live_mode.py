@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from live_support import CLOUD, Cloud
+from live_support import CLOUD, Cloud, write_clouds_yaml
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -60,6 +60,25 @@ def test_live_mode_refuses_to_start_without_an_explicit_known_cloud(suite: pytes
     result = suite.runpytest("--vbs-live", CLOUD, "--vbs-transitions", "manual", "--vbs-auth", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--vbs-transitions, --vbs-auth: the fake's settings have no effect in live mode*"])
+
+
+@pytest.mark.parametrize("auth", ["project_name", "token"])
+def test_token_auth_and_project_scope_by_name(suite: pytest.Pytester, cloud: Cloud, auth: str) -> None:
+    if auth == "token":
+        settings = {"auth_type": "token", "token": cloud.token(), "username": "", "password": "",
+                    "user_domain_name": ""}
+    else:
+        settings = {"project_id": "", "project_name": "vbs-project", "project_domain_name": "Default"}
+    write_clouds_yaml(cloud.config_file, cloud.url, **settings)
+    suite.makepyfile('''
+        import requests
+        from conftest import TIMEOUT
+
+        def test_a(vbs):
+            assert vbs.project_id == "0d5b1e9a6c7f4b2e8a1d3c5e7f9b0a24"
+            assert requests.get(f"{vbs.endpoint}/backups", timeout=TIMEOUT).status_code == 200
+    ''')
+    live(suite).assert_outcomes(passed=1)
 
 
 def test_the_proxy_forwards_byte_for_byte_apart_from_endpoint_urls(suite: pytest.Pytester) -> None:
@@ -146,6 +165,11 @@ def test_journal_strict_mode_and_faults_work_in_live_mode(suite: pytest.Pytester
             assert requests.delete(f"{vbs.endpoint}/backups/{backup}", timeout=TIMEOUT).status_code == 500
             assert requests.get(f"{vbs.endpoint}/backups/{backup}", timeout=TIMEOUT).status_code == 404
 
+        def test_delay(vbs):
+            vbs.fail("list_backups", delay=0.2)
+            assert requests.get(f"{vbs.endpoint}/backups", timeout=TIMEOUT).status_code == 200
+            assert vbs.last_request("list_backups").fault.startswith("delay 0.2")
+
         def test_wire_fault_and_sequence(vbs):
             vbs.fail("list_backups", fault="connection_reset", nth=2)
             assert requests.get(f"{vbs.endpoint}/backups", timeout=TIMEOUT).status_code == 200
@@ -162,7 +186,7 @@ def test_journal_strict_mode_and_faults_work_in_live_mode(suite: pytest.Pytester
             requests.post(f"{vbs.endpoint}/backups", json={"backup": {"volume_id": 42}}, timeout=TIMEOUT)
     ''')
     result = live(suite)
-    result.assert_outcomes(passed=6, errors=1)
+    result.assert_outcomes(passed=7, errors=1)
     result.stdout.fnmatch_lines(["*vbs strict mode*", "*backup.volume_id*must be a string*"])
     assert cloud.list("/v3/{project_id}/backups") == {"backups": []}
 

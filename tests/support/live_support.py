@@ -44,12 +44,15 @@ class Cloud:
         return answer.json()
 
 
-def write_clouds_yaml(path: Path, url: str, *, name: str = CLOUD) -> Path:
-    config = {"clouds": {name: {
-        "auth_type": "password",
-        "auth": {"auth_url": f"{url}/identity/v3", "username": DEFAULT_USERNAME, "password": DEFAULT_PASSWORD,
-                 "user_domain_name": "Default", "project_id": DEFAULT_PROJECT_ID},
-        "region_name": "eu-de", "identity_api_version": "3"}}}
+def write_clouds_yaml(path: Path, url: str, *, name: str = CLOUD, auth_type: str = "password",
+                      **auth: str) -> Path:
+    """A clouds.yaml with the cloud ``name``: password auth scoped to the project by id, unless ``auth`` says
+    otherwise (``token=...`` with ``auth_type="token"``, ``project_name=...`` ...)."""
+    settings = {"auth_url": f"{url}/identity/v3", "username": DEFAULT_USERNAME, "password": DEFAULT_PASSWORD,
+                "user_domain_name": "Default", "project_id": DEFAULT_PROJECT_ID}
+    settings.update(auth)
+    config = {"clouds": {name: {"auth_type": auth_type, "auth": {k: v for k, v in settings.items() if v},
+                                "region_name": "eu-de", "identity_api_version": "3"}}}
     path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
     return path
 
