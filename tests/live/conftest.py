@@ -1,3 +1,3 @@
-from live_support import cloud
+from live_support import cloud, suite
 
-__all__ = ["cloud"]
+__all__ = ["cloud", "suite"]

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from live_support import CLOUD, Cloud
-from test_live_mode import CONFTEST, INI
+from live_support import CLOUD
 
 from pytest_vbs.live.shapes import Shapes, compare, fields, mask
 
@@ -25,12 +24,10 @@ def test_backups(vbs, backup):
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester, cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    monkeypatch.setenv("LIVE_TEST_CLOUD_URL", cloud.url)
-    pytester.makeconftest(CONFTEST)
-    pytester.makeini(INI)
-    pytester.makepyfile(test_suite=SUITE)
-    return pytester
+def suite(suite: pytest.Pytester) -> pytest.Pytester:
+    """The live suite's pytester with the inner test module of this file."""
+    suite.makepyfile(test_suite=SUITE)
+    return suite
 
 
 def report(pytester: pytest.Pytester) -> dict[str, object]:

@@ -17,6 +17,32 @@ from pytest_vbs.service.identity import DEFAULT_PASSWORD, DEFAULT_PROJECT_ID, DE
 CLOUD = "vbs-test-cloud"
 TIMEOUT = 10
 
+#: The inner suites' shared helpers: the cloud's own URL and a token asked for directly.
+CONFTEST = '''
+import os, requests
+import pytest
+
+TIMEOUT = 10
+CLOUD_URL = os.environ["LIVE_TEST_CLOUD_URL"]
+
+def cloud_token():
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "vbs-user", "domain": {"name": "Default"}, "password": "vbs-password"}}},
+        "scope": {"project": {"id": "0d5b1e9a6c7f4b2e8a1d3c5e7f9b0a24"}}}}
+    answer = requests.post(f"{CLOUD_URL}/identity/v3/auth/tokens", json=body, timeout=TIMEOUT)
+    return answer.headers["X-Subject-Token"]
+
+@pytest.fixture
+def backup(vbs):
+    volume_id = vbs.add_volume(size=1)
+    snapshot_id = vbs.add_snapshot(volume_id)
+    answer = requests.post(f"{vbs.endpoint}/backups", json={"backup": {"volume_id": volume_id,
+                           "snapshot_id": snapshot_id, "name": "b"}}, timeout=TIMEOUT)
+    assert answer.status_code == 202, answer.text
+    return answer.json()["backup"]["id"]
+'''
+INI = "[pytest]\nfilterwarnings =\n    ignore::DeprecationWarning\n"
+
 
 @dataclass
 class Cloud:
@@ -69,3 +95,12 @@ def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
         config = write_clouds_yaml(tmp_path / "clouds.yaml", fake.url)
         monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(config))
         yield Cloud(fake, config)
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytester whose inner suites know the cloud (``LIVE_TEST_CLOUD_URL``) and the shared :data:`CONFTEST`."""
+    monkeypatch.setenv("LIVE_TEST_CLOUD_URL", cloud.url)
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini(INI)
+    return pytester
