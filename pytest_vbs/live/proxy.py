@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from pytest_vbs.errors import APIError
 from pytest_vbs.journal import Journal, RecordedRequest
@@ -96,11 +96,11 @@ class ProxyApp(VBSApp):
         raw = environ.get("RAW_URI") or quote(environ.get("PATH_INFO") or "/", safe="/%:@!$&'()*+,;=~")
         if "://" in raw.split("?", 1)[0]:  # the absolute form: the path after the authority
             raw = "/" + raw.split("://", 1)[1].partition("/")[2]
-        raw_path = raw.split("?", 1)[0] or "/"
-        mount, logical = self.mounts.target(environ.get("PATH_INFO") or "/")
-        _, raw_logical = self.mounts.target(raw_path)
+        # The mount is chosen on the path as sent (an encoded "%2F" cannot make it another mount); the journal and
+        # the routing see it decoded, as WSGI gives paths.
+        mount, raw_logical = self.mounts.target(raw.split("?", 1)[0] or "/")
         environ[ENVIRON_MOUNT] = (mount, raw_logical)
-        environ["PATH_INFO"] = logical
+        environ["PATH_INFO"] = unquote_to_bytes(raw_logical).decode("latin-1")
         return super().__call__(environ, start_response)
 
     def _stamp(self, exchange: _Exchange, response: Reply) -> None:

@@ -55,7 +55,7 @@ def test_the_proxy_forwards_byte_for_byte_apart_from_endpoint_urls(suite: pytest
 
         def test_same_bytes(vbs, backup):
             token = cloud_token()
-            for path in (f"/backups/{backup}", "/backups/detail", "/backups/unknown-id"):
+            for path in (f"/backups/{backup}", "/backups/detail", "/backups/unknown-id", "/backups/a%2Fb%20c?x=%41"):
                 direct = requests.get(vbs.endpoint.replace(vbs.url, CLOUD_URL) + path,
                                       headers={"X-Auth-Token": token}, timeout=TIMEOUT)
                 proxied = requests.get(vbs.endpoint + path, headers={"X-Auth-Token": token}, timeout=TIMEOUT)
