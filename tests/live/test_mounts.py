@@ -47,3 +47,4 @@ def test_an_unknown_origin_is_refused(mounts: Mounts) -> None:
     mount, _ = mounts.target("/v3")
     with pytest.raises(UnknownTarget, match="not an address the cloud's catalog names"):
         mounts.real_url(mount, "@evil.example.com/x", "")
+
