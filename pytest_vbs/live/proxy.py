@@ -85,10 +85,18 @@ class ProxyApp(VBSApp):
         self._http.verify, self._http.cert = verify, cert
         self.observers: list[Observer] = []
         self._fake_only_lock = threading.Lock()
-        self.fake_only: list[str] = []  #: control API requests seen (answered 404, never sent)
+        self._control_calls: list[str] = []  # answered 404, never sent; the test that made them is skipped
 
     def close(self) -> None:
         self._http.close()
+
+    def control_calls(self, *, clear: bool = False) -> list[str]:
+        """The control API requests seen (``POST /__vbs__/reset`` ...), oldest first; ``clear`` forgets them."""
+        with self._fake_only_lock:
+            calls = list(self._control_calls)
+            if clear:
+                self._control_calls.clear()
+            return calls
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self.mounts is None:  # between the bind and the mount table: nothing to forward to yet
@@ -111,8 +119,8 @@ class ProxyApp(VBSApp):
         request = exchange.request
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
             with self._fake_only_lock:
-                self.fake_only.append(f"{request.method} {request.path}")
-                del self.fake_only[:-100]
+                self._control_calls.append(f"{request.method} {request.path}")
+                del self._control_calls[:-100]
             raise APIError(404, f"The control API ({CONTROL_PREFIX}) is the fake's: live mode does not send "
                            f"{request.method} {request.path} to the cloud.", reason="unknown_route")
         mount, raw_path = request.environ[ENVIRON_MOUNT]
