@@ -239,6 +239,22 @@ def test_cleanup_deletes_everything_created_through_the_proxy(suite: pytest.Pyte
         assert cloud.list(path)[key] == [], path  # type: ignore[index]
 
 
+def test_a_volume_that_does_not_become_available_is_a_clear_error(suite: pytest.Pytester, cloud: Cloud) -> None:
+    cloud.fake.fail("get_volume", 503, times=20)  # the cloud cannot say how the new volume is doing, for a while
+    suite.makepyfile('''
+        import pytest
+        from pytest_vbs.live_handle import LiveError
+
+        def test_a(vbs):
+            vbs.timeout, vbs.interval = 0.3, 0.02
+            with pytest.raises(LiveError, match=r"volume \\S+ was not available within 0 s \\(last status '503'\\)"):
+                vbs.add_volume(size=1)
+            vbs.timeout = 60.0  # cleanup waits until the cloud answers again, then deletes it
+    ''')
+    live(suite).assert_outcomes(passed=1)
+    assert cloud.list("/v3/{project_id}/volumes") == {"volumes": []}
+
+
 def test_what_cannot_be_deleted_is_listed_and_fails_the_session(suite: pytest.Pytester, cloud: Cloud) -> None:
     cloud.fake.fail("delete_volume", 500, message="volume is stuck")
     suite.makepyfile('''
