@@ -53,15 +53,24 @@ class Forwarded:
 Observer = Callable[[RecordedRequest, "Forwarded | None"], None]
 
 
+def hop_by_hop(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """The headers (lowercase) that stay behind: :data:`HOP_BY_HOP` and those ``Connection`` names."""
+    named = {token.strip().lower() for name, value in headers if name.lower() == "connection"
+             for token in value.split(",")}
+    return HOP_BY_HOP | named
+
+
 class ForwardedReply(Reply):
     """The cloud's answer: its status, its headers (hop-by-hop ones dropped, repeated ones kept) and its body."""
 
     def __init__(self, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
         super().__init__(status, body)
         self._headers = {}
+        headers = list(headers)
+        dropped = hop_by_hop(headers)
         for name, value in headers:
             key = name.lower()
-            if key in HOP_BY_HOP:
+            if key in dropped:
                 continue
             slot = key if key not in self._headers else f"{key}#{len(self._headers)}"
             self._headers[slot] = (name, value)
@@ -84,7 +93,7 @@ class ProxyApp(VBSApp):
         self._http.headers.clear()  # only the client's headers go out
         self._http.verify, self._http.cert = verify, cert
         self.observers: list[Observer] = []
-        self._fake_only_lock = threading.Lock()
+        self._control_lock = threading.Lock()
         self._control_calls: list[str] = []  # answered 404, never sent; the test that made them is skipped
 
     def close(self) -> None:
@@ -92,7 +101,7 @@ class ProxyApp(VBSApp):
 
     def control_calls(self, *, clear: bool = False) -> list[str]:
         """The control API requests seen (``POST /__vbs__/reset`` ...), oldest first; ``clear`` forgets them."""
-        with self._fake_only_lock:
+        with self._control_lock:
             calls = list(self._control_calls)
             if clear:
                 self._control_calls.clear()
@@ -101,13 +110,15 @@ class ProxyApp(VBSApp):
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self.mounts is None:  # between the bind and the mount table: nothing to forward to yet
             return json_response(503, {"message": "The live proxy is starting."})(environ, start_response)
-        raw = environ.get("RAW_URI") or quote(environ.get("PATH_INFO") or "/", safe="/%:@!$&'()*+,;=~")
+        raw = environ.get("RAW_URI") or quote(environ.get("PATH_INFO") or "/", safe="/%:@!$&'()*+,;=~") + (
+            f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else "")
         if "://" in raw.split("?", 1)[0]:  # the absolute form: the path after the authority
             raw = "/" + raw.split("://", 1)[1].partition("/")[2]
         # The mount is chosen on the path as sent (an encoded "%2F" cannot make it another mount); the journal and
         # the routing see it decoded, as WSGI gives paths.
-        mount, raw_logical = self.mounts.target(raw.split("?", 1)[0] or "/")
-        environ[ENVIRON_MOUNT] = (mount, raw_logical)
+        raw_path, _, raw_query = raw.partition("?")
+        mount, raw_logical = self.mounts.target(raw_path or "/")
+        environ[ENVIRON_MOUNT] = (mount, raw_logical, raw_query)
         environ["PATH_INFO"] = unquote_to_bytes(raw_logical).decode("latin-1")
         return super().__call__(environ, start_response)
 
@@ -118,15 +129,15 @@ class ProxyApp(VBSApp):
                  parse_error: APIError | None) -> Reply:
         request = exchange.request
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
-            with self._fake_only_lock:
+            with self._control_lock:
                 self._control_calls.append(f"{request.method} {request.path}")
                 del self._control_calls[:-100]
             raise APIError(404, f"The control API ({CONTROL_PREFIX}) is the fake's: live mode does not send "
                            f"{request.method} {request.path} to the cloud.", reason="unknown_route")
-        mount, raw_path = request.environ[ENVIRON_MOUNT]
+        mount, raw_path, raw_query = request.environ[ENVIRON_MOUNT]
         assert self.mounts is not None
         try:
-            url = self.mounts.real_url(mount, raw_path, request.environ.get("QUERY_STRING", ""))
+            url = self.mounts.real_url(mount, raw_path, raw_query)
         except UnknownTarget as error:
             raise APIError(403, f"{error}.", reason="forbidden") from None
         reply = self._forward(request.method, url, self._headers(mount, request.headers.items()),
@@ -136,7 +147,9 @@ class ProxyApp(VBSApp):
         return reply
 
     def _headers(self, mount: Mount, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-        sent = {name: value for name, value in headers if name.lower() not in HOP_BY_HOP}
+        headers = list(headers)
+        dropped = hop_by_hop(headers)
+        sent = {name: value for name, value in headers if name.lower() not in dropped}
         if not mount.identity and not any(name.lower() == TOKEN_HEADER.lower() for name in sent):
             sent[TOKEN_HEADER] = self._token()
         return sent

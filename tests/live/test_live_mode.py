@@ -111,8 +111,13 @@ def test_hop_by_hop_headers_stay_behind_and_urls_in_headers_are_rewritten(suite:
                 assert timeout.status_code == 408
                 assert "close" not in timeout.headers.get("Connection", "")  # the cloud's connection, not ours
                 assert session.get(f"{vbs.endpoint}/backups/detail", timeout=TIMEOUT).status_code == 200
+                headers = {"Connection": "keep-alive, X-Hop", "X-Hop": "1", "X-Kept": "1"}
+                assert session.get(f"{vbs.endpoint}/backups", headers=headers, timeout=TIMEOUT).status_code == 200
     ''')
     live(suite).assert_outcomes(passed=1)
+    sent = [entry.headers for entry in cloud.fake.requests if entry.operation == "list_backups"][-1]
+    assert sent["X-Kept"] == "1"
+    assert "X-Hop" not in sent  # named by Connection: this connection's, not the message's
 
 
 def test_journal_strict_mode_and_faults_work_in_live_mode(suite: pytest.Pytester, cloud: Cloud) -> None:
