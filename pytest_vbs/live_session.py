@@ -8,7 +8,7 @@ given, so an ordinary run never imports this module.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -87,18 +87,20 @@ class LiveSession:
             pytest.fail("The live proxy raised unexpectedly while serving this test:\n" +
                         handle.cloud.redact("\n".join(errors)), pytrace=False)
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """A test that failed after using the control API (the fake's alone) is skipped, naming the call."""
-        outcome = yield
-        report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+        report = yield
         if self.handle is None or call.when != "call" or not report.failed:
-            return
+            return report
         calls = self.handle.app.control_calls()
         if calls:
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0,
                                f"Skipped: the control API is fake-only: live mode did not send {calls[0]}")
+        return report
 
     # -- compare: every answer of the fake ------------------------------------------------------------------
     @hookimpl
