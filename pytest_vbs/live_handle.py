@@ -13,7 +13,8 @@ import pluggy
 from pytest_vbs import assertions
 from pytest_vbs.faults import FaultRule
 from pytest_vbs.hookspecs import standalone_plugin_manager
-from pytest_vbs.journal import Journal, RecordedRequest
+from pytest_vbs.journal import DEFAULT_JOURNAL_BYTES, Journal, RecordedRequest
+from pytest_vbs.journal import journal_bytes as journal_budget
 from pytest_vbs.live.cleanup import DEFAULT_TIMEOUT, POLL_INTERVAL, Cleaner, Resource, Tracker
 from pytest_vbs.live.config import VBS_TYPES, VOLUME_TYPES, LiveCloud, LiveConfigError
 from pytest_vbs.live.conformance import Conformance
@@ -52,16 +53,16 @@ class LiveVBS:
 
     def __init__(self, cloud: LiveCloud, host: str = "127.0.0.1", port: int = 0, *,
                  plugin_manager: pluggy.PluginManager | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 interval: float = POLL_INTERVAL) -> None:
+                 interval: float = POLL_INTERVAL, journal_bytes: int | str = DEFAULT_JOURNAL_BYTES) -> None:
         self.cloud = cloud
         self.timeout = timeout  #: seconds a created resource may take to become available (or to go, at cleanup)
         self.interval = interval
-        self.journal = Journal()
+        self.journal = Journal(max_bytes=journal_budget(journal_bytes))  # bounded as the fake's
         self.plugin_manager = plugin_manager or standalone_plugin_manager()
         self.hook = self.plugin_manager.hook
         session = cloud.session
         self.app = ProxyApp(cloud.token, journal=self.journal, hook=self.hook, verify=session.verify,
-                            cert=session.cert)
+                            cert=session.cert, redact=cloud.redact)
         self.faults = self.app.faults
         self.server = VBSServer(self.app, host, port)
         self.tracker = Tracker()
@@ -99,9 +100,9 @@ class LiveVBS:
 
     def reset(self) -> None:
         """A clean journal and no fault rules (the cloud's state is the cloud's: see :meth:`cleanup`)."""
+        self.app.flights.new_generation()  # requests still in flight are not recorded in the new journal
         self.journal.clear()
         self.faults.clear()
-        self.app.take_unexpected_errors()
         self.app.control_calls(clear=True)
 
     def cleanup(self) -> list[str]:

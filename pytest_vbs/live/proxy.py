@@ -83,8 +83,10 @@ class ProxyApp(VBSApp):
     ``token`` (the live session's, renewed by keystoneauth)."""
 
     def __init__(self, token: Callable[[], str], *, journal: Journal | None = None, hook: Any = None,
-                 verify: Any = True, cert: Any = None, max_body: int = DEFAULT_MAX_BODY) -> None:
+                 verify: Any = True, cert: Any = None, max_body: int = DEFAULT_MAX_BODY,
+                 redact: Callable[[str], str] = str) -> None:
         super().__init__(journal=journal, hook=hook, max_body=max_body, control=False)
+        self._redact = redact
         import requests  # third-party, a dependency of keystoneauth1 (the live extra)
 
         self.mounts: Mounts | None = None
@@ -98,6 +100,10 @@ class ProxyApp(VBSApp):
 
     def close(self) -> None:
         self._http.close()
+
+    def take_unexpected_errors(self) -> list[str]:
+        """As the fake's, with the cloud's secrets (credentials, tokens) redacted."""
+        return [self._redact(error) for error in super().take_unexpected_errors()]
 
     def control_calls(self, *, clear: bool = False) -> list[str]:
         """The control API requests seen (``POST /__vbs__/reset`` ...), oldest first; ``clear`` forgets them."""
