@@ -69,13 +69,16 @@ class LiveSession:
         self.handle = handle.start()
         return handle
 
+    @staticmethod
+    def check_marks(item: pytest.Item) -> None:
+        """``@pytest.mark.vbs(...)`` settings other than ``strict`` are the fake's: the test skips, naming them."""
+        marker = item.get_closest_marker("vbs")
+        fake_only = sorted(set(marker.kwargs) - {"strict"}) if marker is not None else []
+        if fake_only:
+            skip_fake_only(f"@pytest.mark.vbs({', '.join(fake_only)}=...)")
+
     def run_test(self, handle: LiveVBS, request: pytest.FixtureRequest) -> Iterator[LiveVBS]:
-        """The ``vbs`` fixture in live mode (already reset): the markers' faults; cleanup at teardown."""
-        marker = request.node.get_closest_marker("vbs")
-        if marker is not None and marker.kwargs:
-            skip_fake_only(f"@pytest.mark.vbs({', '.join(sorted(marker.kwargs))}=...)")
-        for fault in reversed(list(request.node.iter_markers("vbs_fault"))):
-            handle.fail(*fault.args, **fault.kwargs)
+        """The ``vbs`` fixture in live mode (reset, its marks' faults added): cleanup at teardown."""
         try:
             yield handle
         finally:

@@ -310,3 +310,16 @@ def test_secrets_never_reach_reports_or_recordings(suite: pytest.Pytester, cloud
         assert "vbs-password" not in text
         for token in tokens:
             assert token not in text
+
+
+def test_the_mode_markers_take_no_arguments(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('''
+        import pytest
+
+        @pytest.mark.vbs_live_only("nightly")
+        def test_a():
+            pass
+    ''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)  # at setup, like the other markers' mistakes
+    result.stdout.fnmatch_lines(["*@pytest.mark.vbs_live_only takes no arguments*"])
