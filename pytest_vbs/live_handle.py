@@ -6,12 +6,13 @@ with a reason naming the call. docs/live.md tells the whole story.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pluggy
 
 from pytest_vbs import assertions
-from pytest_vbs.faults import FaultRule
+from pytest_vbs.faults import FaultRule, sequence_rules
 from pytest_vbs.hookspecs import standalone_plugin_manager
 from pytest_vbs.journal import DEFAULT_JOURNAL_BYTES, Journal, RecordedRequest
 from pytest_vbs.journal import journal_bytes as journal_budget
@@ -266,6 +267,12 @@ class LiveVBS:
         """As :meth:`pytest_vbs.FakeVBS.fail`, performed by the proxy: a status answers without forwarding (or
         after it, with ``after_commit=True``); wire faults, delays and sequences as on the fake."""
         return self.faults.add(FaultRule(operation=operation, status=status, **options))
+
+    def fail_sequence(self, operation: str, outcomes: Sequence[int | str | dict[str, Any] | None],
+                      **narrowing: str | None) -> list[FaultRule]:
+        """As :meth:`pytest_vbs.FakeVBS.fail_sequence`, at the proxy: the n-th matching request gets the n-th
+        outcome (``None``: forwarded)."""
+        return self.faults.add_all(sequence_rules(operation, outcomes, **narrowing))
 
     def clear_faults(self) -> None:
         self.faults.clear()

@@ -143,6 +143,11 @@ def test_journal_strict_mode_and_faults_work_in_live_mode(suite: pytest.Pytester
             assert requests.delete(f"{vbs.endpoint}/backups/{backup}", timeout=TIMEOUT).status_code == 500
             assert requests.get(f"{vbs.endpoint}/backups/{backup}", timeout=TIMEOUT).status_code == 404
 
+        def test_sequence(vbs):
+            vbs.fail_sequence("list_backups", [503, None])
+            codes = [requests.get(f"{vbs.endpoint}/backups", timeout=TIMEOUT).status_code for _ in range(2)]
+            assert codes == [503, 200]
+
         def test_delay(vbs):
             vbs.fail("list_backups", delay=0.2)
             assert requests.get(f"{vbs.endpoint}/backups", timeout=TIMEOUT).status_code == 200
@@ -164,7 +169,7 @@ def test_journal_strict_mode_and_faults_work_in_live_mode(suite: pytest.Pytester
             requests.post(f"{vbs.endpoint}/backups", json={"backup": {"volume_id": 42}}, timeout=TIMEOUT)
     ''')
     result = live(suite)
-    result.assert_outcomes(passed=7, errors=1)
+    result.assert_outcomes(passed=8, errors=1)
     result.stdout.fnmatch_lines(["*vbs strict mode*", "*backup.volume_id*must be a string*"])
     assert cloud.list("/v3/{project_id}/backups") == {"backups": []}
 
