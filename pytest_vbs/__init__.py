@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pytest_vbs.faults import FaultRule, WireFault
     from pytest_vbs.hookspecs import Answer, hookimpl
     from pytest_vbs.journal import RecordedRequest
+    from pytest_vbs.live_handle import LiveVBS
     from pytest_vbs.service.models import (
         Backup,
         Job,
@@ -43,6 +44,7 @@ _WHERE = {
     "FakeVBS": "pytest_vbs.fake",
     "FaultRule": "pytest_vbs.faults",
     "Job": _MODELS,
+    "LiveVBS": "pytest_vbs.live_handle",
     "Policy": _MODELS,
     "RecordedRequest": "pytest_vbs.journal",
     "ScheduledPolicy": _MODELS,
@@ -70,6 +72,7 @@ __all__ = [
     "FakeVBS",
     "FaultRule",
     "Job",
+    "LiveVBS",
     "Policy",
     "RecordedRequest",
     "ScheduledPolicy",

@@ -58,6 +58,9 @@ class FakeVBS:
     #: a clean fake for that test.
     test_scope: Callable[[FakeVBS], AbstractContextManager[FakeVBS]] | None = None
 
+    #: Whether this is the real cloud through the live proxy (``--vbs-live``): never, for the fake.
+    live = False
+
     def __init__(
         self,
         host: str = "127.0.0.1",

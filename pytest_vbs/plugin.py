@@ -88,9 +88,19 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[str], Any]], ...] = (
      "64MiB", _journal_bytes),
     ("report_requests", "add the requests a test sent to its report (section 'fake VBS requests'): on-failure, "
      "always or never", "on-failure", _choice(*REPORT_MODES)),
+    ("live", "run against the real cloud CLOUD of clouds.yaml / OS_* through a recording proxy (docs/live.md)", "",
+     str),
+    ("record", "live mode: merge the shapes of the cloud's answers into directory DIR", "", str),
 )
-_FLAGS = ("strict", "auth", "control")
+_FLAGS = ("strict", "auth", "control", "compare_strict")
 _REQUESTS = pytest.StashKey[list[Any]]()  #: a test's requests, kept from its fake's reset for its teardown report
+#: The markers that choose the mode a test runs in (any test, with or without the fixtures; no arguments).
+_MODE_MARKERS = {
+    "vbs_fake_only": "skip this test in live mode (--vbs-live)",
+    "vbs_live_only": "run this test only in live mode (--vbs-live CLOUD)",
+}
+#: Command-line settings of the fake that a live cloud cannot honour.
+_FAKE_SETTINGS = ("project_id", "transitions", "reads", "seconds", "auth", "control")
 _SETTINGS = pytest.StashKey[dict[str, Any]]()  #: the checked settings of the run (pytest_configure)
 _MARKS = pytest.StashKey[Settings]()  #: the checked marks of a test (pytest_runtest_setup)
 
@@ -113,6 +123,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="turn the /__vbs__ control API off: its routes answer 404 like unknown routes "
                          "(ini: vbs_control = false)")
     parser.addini("vbs_control", "serve the /__vbs__ control API", type="bool", default=True)
+    group.addoption("--vbs-compare", dest="vbs_compare", nargs="?", const="docs", default=None, metavar="DIR",
+                    help="compare the fake's answers with the shapes recorded in DIR (default: the documentation's "
+                         "examples) and report the differences (ini: vbs_compare)")
+    parser.addini("vbs_compare", "compare the fake's answers with the shapes recorded in this directory", default="")
+    group.addoption("--vbs-compare-strict", action="store_true", dest="vbs_compare_strict", default=None,
+                    help="with --vbs-compare: fail the session on any difference (ini: vbs_compare_strict)")
+    parser.addini("vbs_compare_strict", "fail the session on any parity difference", type="bool", default=False)
     _add_insight_options(group)
 
 
@@ -179,8 +196,48 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for line in ini_lines():
         config.addinivalue_line("markers", line)
+    for name, help_text in _MODE_MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {help_text}")
     config.stash[_SETTINGS] = _settings(config)
     _configure_insight(config)
+    _configure_live(config)
+
+
+def _configure_live(config: pytest.Config) -> None:
+    """Live mode and record/compare: checked here, served by ``live_session`` (imported only when asked for)."""
+    settings = config.stash[_SETTINGS]
+    live, record, strict = settings["live"], settings["record"], settings["compare_strict"]
+    compare = config.getoption("vbs_compare") or config.getini("vbs_compare")
+    if config.getoption("vbs_live") == "":
+        raise pytest.UsageError("--vbs-live needs an explicit cloud name: live mode never picks a cloud on its own")
+    if record and not live:
+        raise pytest.UsageError("--vbs-record DIR records the real cloud's answers: it needs --vbs-live CLOUD")
+    if compare and live:
+        raise pytest.UsageError("--vbs-compare compares the fake's answers: it cannot run with --vbs-live")
+    if strict and not compare:
+        raise pytest.UsageError("--vbs-compare-strict needs --vbs-compare [DIR]")
+    fake_only = [name for name in _FAKE_SETTINGS if config.getoption(f"vbs_{name}") is not None]
+    if live and fake_only:
+        flags = ", ".join("--vbs-" + name.replace("_", "-") for name in fake_only)
+        raise pytest.UsageError(f"{flags}: the fake's settings have no effect in live mode (--vbs-live)")
+    if live or compare:
+        from pytest_vbs.live_session import PLUGIN_NAME, LiveSession  # deferred for import cost: live mode only
+
+        session = LiveSession(config, live=live, record=record, compare=compare, strict=strict)
+        config.pluginmanager.register(session, PLUGIN_NAME)
+
+
+def _check_mode(item: pytest.Item) -> None:
+    """``vbs_fake_only`` / ``vbs_live_only``: skip the test in the other mode (they take no argument)."""
+    live = bool(item.config.stash[_SETTINGS]["live"])
+    for name in _MODE_MARKERS:
+        mark = item.get_closest_marker(name)
+        if mark is not None and (mark.args or mark.kwargs):
+            pytest.fail(f"@pytest.mark.{name} takes no arguments, got {mark.args!r} {mark.kwargs!r}", pytrace=False)
+    if live and item.get_closest_marker("vbs_fake_only") is not None:
+        pytest.skip("marked vbs_fake_only: not run in live mode (--vbs-live)")
+    if not live and item.get_closest_marker("vbs_live_only") is not None:
+        pytest.skip("marked vbs_live_only: runs only in live mode (--vbs-live CLOUD)")
 
 
 def _settings(config: pytest.Config) -> dict[str, Any]:
@@ -209,6 +266,7 @@ def _settings(config: pytest.Config) -> dict[str, Any]:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Check the test's vbs marks before its fixtures run: a usage error names the marker and what it allows."""
+    _check_mode(item)
     problem = misplaced(item, getattr(item, "fixturenames", ()))
     if problem is None:
         try:
@@ -251,6 +309,14 @@ def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
 
     For session-wide needs only (its URL, a client built once, ``isolated()`` in hypothesis tests): it is not reset
     for a test, and the marks apply only through ``vbs`` and ``vbs_server.isolated()``."""
+    live = pytestconfig.pluginmanager.get_plugin("vbs-live-session")
+    if live is not None and live.cloud_name:  # live mode: the cloud behind its recording proxy
+        handle = live.start()
+        try:
+            yield handle
+        finally:
+            handle.stop()
+        return
     from pytest_vbs.fake import DEFAULT_PROJECT_ID, FakeVBS  # deferred for import cost: only when a test needs it
 
     settings = pytestconfig.stash[_SETTINGS]
@@ -277,7 +343,14 @@ def vbs_server(pytestconfig: pytest.Config) -> Iterator[FakeVBS]:
 @pytest.fixture
 def vbs(vbs_server: FakeVBS, request: pytest.FixtureRequest) -> Iterator[FakeVBS]:
     """The fake VBS, clean for this test (no volumes, backups, journal entries or faults), configured by its marks;
-    clean again after it, so nothing a test did is visible to a later one."""
+    clean again after it, so nothing a test did is visible to a later one. In live mode (``--vbs-live``): the live
+    handle, and what the test created on the cloud deleted after it."""
+    if vbs_server.live:
+        live: Any = request.config.pluginmanager.get_plugin("vbs-live-session")
+        live.check_marks(request.node)
+        with _scope(vbs_server, request.node) as handle:
+            yield from live.run_test(handle, request)
+        return
     with _scope(vbs_server, request.node) as fake:
         yield fake
 

@@ -231,14 +231,18 @@ class VBSApp:
             exchange.entry.error = self._record_unexpected(request)
             message = "The fake VBS server failed unexpectedly; the test that sent this request will fail."
             response = json_response(500, error_body(exchange.family, 500, message))
-        response.set_headers({"X-OpenStack-Request-Id": f"req-{uuid.uuid4()}"})
-        if exchange.microversion is not None:
-            response.set_headers({MICROVERSION_HEADER: f"volume {version_text(exchange.microversion)}",
-                                  "Vary": MICROVERSION_HEADER})
+        self._stamp(exchange, response)
         exchange.entry.duration = time.perf_counter() - started
         self._record(exchange, response)
         self.state.prune()  # empty projects of unknown ids do not pile up in a long-lived serve
         return response
+
+    def _stamp(self, exchange: _Exchange, response: Reply) -> None:
+        """The headers every answer of the fake carries (a request id; the microversion it served)."""
+        response.set_headers({"X-OpenStack-Request-Id": f"req-{uuid.uuid4()}"})
+        if exchange.microversion is not None:
+            response.set_headers({MICROVERSION_HEADER: f"volume {version_text(exchange.microversion)}",
+                                  "Vary": MICROVERSION_HEADER})
 
     def _answer(self, exchange: _Exchange, route_error: APIError | None) -> Reply:
         """The answer to a routed request (raises :class:`APIError` for the error answers)."""
@@ -249,21 +253,7 @@ class VBSApp:
         response: Reply | None = None
         answer = self._ask_hooks(entry, operation, committed=False)
         if answer is None:
-            if route_error is not None:
-                raise route_error
-            assert operation is not None
-            if self.identity.auth and not operation.public:
-                auth_url = _base_url(request.environ) + AUTH_PATH
-                self.identity.check(exchange.args.get("project_id"), request.headers.get(TOKEN_HEADER), auth_url)
-            exchange.microversion = negotiate(operation.version, request.headers.get(MICROVERSION_HEADER))
-            if parse_error is not None:
-                raise parse_error
-            call = self._call(exchange, parsed)
-            with self.state.lock if operation.locked else contextlib.nullcontext():
-                result = operation.handler(call)  # its lookups and views see one state (issue 15: a 500)
-            response = json_response(operation.status, result)
-            exchange.journal_json = result
-            response.set_headers(call.response_headers)
+            response = self._operate(exchange, route_error, parsed, parse_error)
             answer = self._ask_hooks(entry, operation, committed=True)
         if answer is not None:
             if answer.status is not None or response is None:
@@ -274,6 +264,27 @@ class VBSApp:
             if answer.fault:
                 request.environ[ENVIRON_FAULT] = answer.fault
         assert response is not None
+        return response
+
+    def _operate(self, exchange: _Exchange, route_error: APIError | None, parsed: Any,
+                 parse_error: APIError | None) -> Reply:
+        """The operation's own answer, once no hook answered first (a proxy forwards the request here instead)."""
+        request, operation = exchange.request, exchange.operation
+        if route_error is not None:
+            raise route_error
+        assert operation is not None
+        if self.identity.auth and not operation.public:
+            auth_url = _base_url(request.environ) + AUTH_PATH
+            self.identity.check(exchange.args.get("project_id"), request.headers.get(TOKEN_HEADER), auth_url)
+        exchange.microversion = negotiate(operation.version, request.headers.get(MICROVERSION_HEADER))
+        if parse_error is not None:
+            raise parse_error
+        call = self._call(exchange, parsed)
+        with self.state.lock if operation.locked else contextlib.nullcontext():
+            result = operation.handler(call)  # its lookups and views see one state (issue 15: a 500)
+        response = json_response(operation.status, result)
+        exchange.journal_json = result
+        response.set_headers(call.response_headers)
         return response
 
     def _record(self, exchange: _Exchange, response: Reply) -> None:

@@ -114,8 +114,10 @@ class _Handler(WSGIRequestHandler):
         self.wfile.flush()
 
     def _head(self, status: str, headers: list[tuple[str, str]], body: bytes, *, close: bool) -> bytes:
-        lines = [f"{self.protocol_version} {status}", f"Server: {self.version_string()}",
-                 f"Date: {self.date_time_string()}"]
+        named = {key.lower() for key, _ in headers}  # a proxied answer brings its own Server and Date
+        lines = [f"{self.protocol_version} {status}"]
+        lines += [] if "server" in named else [f"Server: {self.version_string()}"]
+        lines += [] if "date" in named else [f"Date: {self.date_time_string()}"]
         lines += [f"{key}: {value}" for key, value in headers if key.lower() not in ("content-length", "connection")]
         close = close or any(k.lower() == "connection" and v.lower() == "close" for k, v in headers)
         code = int(status.split(None, 1)[0])

@@ -13,14 +13,15 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "pytest_vbs"
 CONTRACTS = {f"pytest_vbs.{name}" for name in ("errors", "journal", "hookspecs", "faults", "patterns", "schemas")}
-PACKAGES = ("service", "api", "wsgi")
+PACKAGES = ("service", "api", "wsgi", "live")
 #: What each layer may import (besides itself).
 ALLOWED = {
     "contract": {"contract"},
     "service": {"contract"},
     "api": {"contract", "service"},
     "wsgi": {"contract", "service", "api"},
-    "face": {"contract", "service", "api", "wsgi", "face"},
+    "live": {"contract", "service", "api", "wsgi"},  # the recording proxy is transport, beside wsgi/
+    "face": {"contract", "service", "api", "wsgi", "live", "face"},
 }
 
 

@@ -1,0 +1,3 @@
+from live_support import cloud, suite
+
+__all__ = ["cloud", "suite"]
