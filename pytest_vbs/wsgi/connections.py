@@ -95,6 +95,11 @@ class ConnectionThreads:
         with self._lock:
             return len(self._threads)
 
+    def idle(self) -> int:
+        """How many threads wait for a connection."""
+        with self._lock:
+            return self._idle
+
     def join(self) -> None:
         """Let every thread finish its connection and exit (waiting at most :data:`MAX_JOIN` in all)."""
         with self._lock:

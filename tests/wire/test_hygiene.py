@@ -137,7 +137,9 @@ def test_one_connection_after_another_reuses_the_same_server_thread() -> None:
         for _ in range(20):
             assert requests.get(f"{fake.endpoint}/backups", timeout=5).status_code == 200
             seen.update(_connection_threads(fake))
-            time.sleep(0.002)  # the server sees the close and its thread goes idle
+            deadline = time.monotonic() + 5  # the server sees the close and its thread goes idle (bounded wait:
+            while not fake.server._httpd._threads.idle() and time.monotonic() < deadline:  # a fixed sleep was
+                time.sleep(0.001)  # flaky under load)
         assert len(seen) == 1
 
         held = [socket.create_connection(("127.0.0.1", fake.server.port)) for _ in range(3)]
