@@ -30,9 +30,11 @@ class Stream:
         return match.group(1).decode() if match else None
 
 
-def read_until_closed(sock: socket.socket, *, quiet: float = 0.5, limit: float = TIMEOUT) -> Stream:
-    """Read until the server closes the connection, or says nothing for ``quiet`` seconds."""
-    sock.settimeout(quiet)
+def read_until_closed(sock: socket.socket, *, quiet: float = 0.5, limit: float = TIMEOUT,
+                      first: float | None = None) -> Stream:
+    """Read until the server closes the connection, or says nothing for ``quiet`` seconds once it answered; the
+    first byte may take ``first`` seconds (default: ``quiet``, at least 3 s, so a loaded machine is not silence)."""
+    sock.settimeout(max(quiet, 3.0) if first is None else first)
     data = b""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -45,6 +47,7 @@ def read_until_closed(sock: socket.socket, *, quiet: float = 0.5, limit: float =
         if not piece:
             return Stream(data, closed=True)
         data += piece
+        sock.settimeout(quiet)
     return Stream(data, closed=False)
 
 

@@ -218,7 +218,7 @@ def test_no_100_continue_to_an_http_1_0_client(vbs: FakeVBS, disk: Disk) -> None
     head, body = _expecting(vbs, disk, version="HTTP/1.0")
     with socket.create_connection(("127.0.0.1", vbs.server.port), timeout=TIMEOUT) as sock:
         sock.sendall(head)
-        interim = read_until_closed(sock, quiet=0.3)
+        interim = read_until_closed(sock, quiet=0.3, first=0.3)
         sock.sendall(body)  # an HTTP/1.0 client sends its body after waiting in vain
         final = read_until_closed(sock)
 
