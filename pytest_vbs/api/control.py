@@ -69,6 +69,9 @@ def control_config(call: Call) -> dict[str, Any]:
         if "seconds" in body and (mode or call.state.transitions) is not TransitionMode.TIMED:
             raise APIError(400, "Invalid config: 'seconds' is the delay of timed transitions; send it with "
                            "\"transitions\": \"timed\" (or while timed transitions are in force).", reason="bad_config")
+        if "reads" in body and (mode or call.state.transitions) is not TransitionMode.READS:
+            raise APIError(400, "Invalid config: 'reads' counts the reads of the reads transitions; send it with "
+                           "\"transitions\": \"reads\" (or while reads transitions are in force).", reason="bad_config")
         call.state.configure(transitions=mode, reads=body.get("reads"), seconds=body.get("seconds"))
         return {"transitions": call.state.transitions.value, "reads": call.state.reads, "seconds": call.state.seconds}
 

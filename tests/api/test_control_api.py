@@ -164,7 +164,7 @@ def test_config_reads(vbs: FakeVBS, http: requests.Session, disk: Disk) -> None:
     statuses = [http.get(f"{vbs.endpoint}/backups/{backup_id}").json()["backup"]["status"] for _ in range(3)]
     assert statuses == ["creating", "creating", "available"]
     # Only "reads" given: the mode stays.
-    assert http.post(control(vbs, "config"), json={"reads": 0}).json() == {"transitions": "reads", "reads": 0,
+    assert http.post(control(vbs, "config"), json={"reads": 1}).json() == {"transitions": "reads", "reads": 1,
                                                                         "seconds": 1.0}
 
 
@@ -228,7 +228,7 @@ BAD_BODIES: list[tuple[str, Any, list[str]]] = [
     ("snapshots", {"volume_id": "v"}, ["project_id", "mandatory"]),
     ("snapshots", {"project_id": "p", "volume_id": "v", "status": "frozen"}, ["status"]),
     ("config", {"transitions": "sometimes"}, ["transitions", "immediate"]),
-    ("config", {"reads": -1}, ["reads", ">= 0"]),
+    ("config", {"reads": -1}, ["reads", ">= 1"]),
     ("config", {"reads": "two"}, ["reads", "integer"]),
     ("config", {"speed": 1}, ["speed", "not a documented field"]),
     ("config", "manual", ["body", "object"]),

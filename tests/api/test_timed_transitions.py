@@ -169,3 +169,29 @@ def test_the_control_api_refuses_bad_seconds(
 
     assert_error(response, 400, "badRequest", fragment)
     assert vbs.state.transitions is TransitionMode.IMMEDIATE
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"transitions": "reads", "reads": 0}, "reads"),
+        ({"transitions": "manual", "reads": 2}, "reads transitions"),
+        ({"reads": 2}, "reads transitions"),
+    ],
+)
+def test_the_control_api_refuses_reads_it_cannot_honour(
+    vbs: FakeVBS, http: requests.Session, body: dict[str, object], fragment: str
+) -> None:
+    """As ``set_transitions`` and ``--vbs-reads`` do: reads >= 1, and only for the reads mode."""
+    response = http.post(f"{vbs.url}/__vbs__/config", json=body, headers=JSON)
+
+    assert_error(response, 400, "badRequest", fragment)
+    assert vbs.state.transitions is TransitionMode.IMMEDIATE
+
+
+def test_the_control_api_sets_reads_transitions(vbs: FakeVBS, http: requests.Session) -> None:
+    response = http.post(f"{vbs.url}/__vbs__/config", json={"transitions": "reads", "reads": 3}, headers=JSON)
+
+    assert response.status_code == 200, response.text
+    assert (vbs.state.transitions, vbs.state.reads) == (TransitionMode.READS, 3)
+    assert http.post(f"{vbs.url}/__vbs__/config", json={"reads": 2}, headers=JSON).json()["reads"] == 2
