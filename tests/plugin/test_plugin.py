@@ -277,15 +277,17 @@ def test_an_answer_before_commit_leaves_the_state_alone(pytester: pytest.Pyteste
     result.assert_outcomes(passed=1)
 
 
+#: A hook with a bug: the fake's own crash (a computeFault 500) on any path ending in /explode.
+EXPLODING_HOOK = """
+def pytest_vbs_answer(request, operation, committed):
+    if request.path.endswith("/explode"):
+        raise RuntimeError("{message}")
+    return None
+"""
+
+
 def test_an_exception_inside_the_fake_fails_the_test(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(
-        """
-        def pytest_vbs_answer(request, operation, committed):
-            if request.path.endswith("/explode"):
-                raise RuntimeError("kaboom in a hook")
-            return None
-        """
-    )
+    pytester.makeconftest(EXPLODING_HOOK.format(message="kaboom in a hook"))
     pytester.makepyfile(
         """
         import requests
@@ -310,14 +312,7 @@ def test_an_exception_inside_the_fake_fails_the_test(pytester: pytest.Pytester) 
                          ids=["verb", "control-api"])
 def test_a_reset_inside_the_test_does_not_swallow_an_internal_error(pytester: pytest.Pytester, how: str) -> None:
     """Issue 15 item 8: only the fixture's teardown takes the fake's recorded crashes."""
-    pytester.makeconftest(
-        """
-        def pytest_vbs_answer(request, operation, committed):
-            if request.path.endswith("/explode"):
-                raise RuntimeError("kaboom before a reset")
-            return None
-        """
-    )
+    pytester.makeconftest(EXPLODING_HOOK.format(message="kaboom before a reset"))
     pytester.makepyfile(
         f"""
         import requests
