@@ -106,7 +106,8 @@ class LiveSession:
     @hookimpl
     def pytest_vbs_answered(self, app: object, request: RecordedRequest) -> None:
         if self.compare is not None and not self.cloud_name and "response" not in request.truncated:
-            self.fake_shapes.add(request.operation, request.status, request.response_json)
+            self.fake_shapes.add(request.operation, request.status, request.response_json,
+                                 request.response_headers)
 
     # -- the end ------------------------------------------------------------------------------------------
     @pytest.hookimpl(optionalhook=True)

@@ -175,7 +175,8 @@ def _shape(data: Mapping[str, Any]) -> Shape:
 
 def compare(real: Shapes, fake: Shapes) -> dict[str, Any]:
     """The parity report: for every operation the fake answered that has recorded shapes, the fields only one side
-    sent, the type differences (``null`` aside) and the statuses seen on one side only."""
+    sent, the type differences (``null`` aside), the headers of :data:`HEADERS` only one side sent (when the shape
+    was recorded from a cloud) and the statuses seen on one side only."""
     differences: list[dict[str, Any]] = []
     recorded_ops = real.operations()
     not_recorded = sorted(fake.operations() - recorded_ops)
@@ -205,6 +206,9 @@ def _field_differences(operation: str, status: int, real: Shape, fake: Shape) ->
         if real_types and fake_types and real_types != fake_types:
             found.append({**where, "kind": "type", "field": path, "real": sorted(real.fields[path]),
                           "fake": sorted(fake.fields[path])})
+    if real.headers:  # recorded from a cloud (the documentation's examples carry no headers)
+        found += [{**where, "kind": "header_only_real", "header": name} for name in sorted(real.headers - fake.headers)]
+        found += [{**where, "kind": "header_only_fake", "header": name} for name in sorted(fake.headers - real.headers)]
     return found
 
 
@@ -220,5 +224,9 @@ def describe(difference: Mapping[str, Any]) -> str:
         return f"{where}: field {difference['field']} sent by the real service, never by the fake"
     if kind == "only_fake":
         return f"{where}: field {difference['field']} sent by the fake, never by the real service"
+    if kind == "header_only_real":
+        return f"{where}: header {difference['header']} sent by the real service, never by the fake"
+    if kind == "header_only_fake":
+        return f"{where}: header {difference['header']} sent by the fake, never by the real service"
     return f"{where}: field {difference['field']} is {'/'.join(difference['real'])} on the real service, " \
            f"{'/'.join(difference['fake'])} on the fake"

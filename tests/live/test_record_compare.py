@@ -57,15 +57,18 @@ def test_record_then_compare_is_empty_and_an_altered_shape_is_reported(suite: py
     shape = json.loads(path.read_text())
     shape["fields"]["backup.encryption_key_id"] = ["null", "string"]
     shape["fields"]["backup.size"] = ["string"]
+    shape["headers"].append("retry-after")
     path.write_text(json.dumps(shape))
     result = suite.runpytest("--vbs-compare", str(shapes), "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.OK  # reported, not failed, without --vbs-compare-strict
     result.stdout.fnmatch_lines_random([
         "*get_backup 200: field backup.encryption_key_id sent by the real service, never by the fake*",
         "*get_backup 200: field backup.size is string on the real service, integer on the fake*",
+        "*get_backup 200: header retry-after sent by the real service, never by the fake*",
     ])
-    kinds = {(d["field"], d["kind"]) for d in report(suite)["differences"]}  # type: ignore[attr-defined]
-    assert kinds == {("backup.encryption_key_id", "only_real"), ("backup.size", "type")}
+    kinds = {(d.get("field") or d["header"], d["kind"]) for d in report(suite)["differences"]}  # type: ignore[attr-defined]
+    assert kinds == {("backup.encryption_key_id", "only_real"), ("backup.size", "type"),
+                     ("retry-after", "header_only_real")}
     strict = suite.runpytest("--vbs-compare", str(shapes), "--vbs-compare-strict", "-p", "no:cacheprovider")
     assert strict.ret == pytest.ExitCode.TESTS_FAILED
 
