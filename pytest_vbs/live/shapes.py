@@ -212,21 +212,22 @@ def _field_differences(operation: str, status: int, real: Shape, fake: Shape) ->
     return found
 
 
+#: The printed line of each kind of difference (a type difference is written out in :func:`describe`).
+_LINES = {
+    "status_only_fake": "{where}: status seen only on the fake",
+    "status_only_real": "{where}: status seen only on the real service",
+    "only_real": "{where}: field {field} sent by the real service, never by the fake",
+    "only_fake": "{where}: field {field} sent by the fake, never by the real service",
+    "header_only_real": "{where}: header {header} sent by the real service, never by the fake",
+    "header_only_fake": "{where}: header {header} sent by the fake, never by the real service",
+}
+
+
 def describe(difference: Mapping[str, Any]) -> str:
     """One line of the printed report."""
     where = f"{difference['operation']} {difference['status']}"
-    kind = difference["kind"]
-    if kind == "status_only_fake":
-        return f"{where}: status seen only on the fake"
-    if kind == "status_only_real":
-        return f"{where}: status seen only on the real service"
-    if kind == "only_real":
-        return f"{where}: field {difference['field']} sent by the real service, never by the fake"
-    if kind == "only_fake":
-        return f"{where}: field {difference['field']} sent by the fake, never by the real service"
-    if kind == "header_only_real":
-        return f"{where}: header {difference['header']} sent by the real service, never by the fake"
-    if kind == "header_only_fake":
-        return f"{where}: header {difference['header']} sent by the fake, never by the real service"
+    if difference["kind"] in _LINES:
+        return _LINES[difference["kind"]].format(where=where, field=difference.get("field"),
+                                                 header=difference.get("header"))
     return f"{where}: field {difference['field']} is {'/'.join(difference['real'])} on the real service, " \
            f"{'/'.join(difference['fake'])} on the fake"
